@@ -1,0 +1,488 @@
+"""Linear mixed models with lme4's syntax and numbers: :func:`lmer` and its result.
+
+:func:`lmer` only glues the pipeline (lme4's ``lmer()`` does the same)::
+
+    build_model(formula, data)          -> ModelFrame      (mlmtools.modelframe)
+    make_problem(frame)                 -> LmmProblem      (mlmtools.deviance)
+    optimize_theta(deviance, start)     -> OptSummary      (mlmtools.optimizer)
+    LmerResult(frame, problem, summary) -> the fitted model
+
+The parameterization (theta, Lambda, u, b) is documented once, in :mod:`mlmtools.deviance`.
+Inference on the fixed effects (Satterthwaite degrees of freedom) lives in
+:mod:`mlmtools.satterthwaite`, printing in :mod:`mlmtools.lmer_summary`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mlmtools.deviance import (
+    LmmProblem,
+    PlsSolution,
+    conditional_variances,
+    criterion,
+    deviance,
+    make_problem,
+    solve,
+    start_theta,
+)
+from mlmtools.exceptions import ConvergenceWarning, SingularFitWarning
+from mlmtools.modelframe import ModelFrame
+from mlmtools.optimizer import OptSummary, gradient_check, optimize_theta
+
+SINGULAR_TOL = 1e-4
+DDF_METHODS = ("satterthwaite", "residual", "none")
+
+
+def check_ddf(ddf: str) -> str:
+    """Normalise a ``ddf`` argument (case-insensitive) or raise ValueError naming the choices."""
+    if not isinstance(ddf, str) or ddf.lower() not in DDF_METHODS:
+        raise ValueError(f"ddf must be one of {DDF_METHODS}, got {ddf!r}")
+    return ddf.lower()
+
+
+def _unique_names(names: Sequence[str]) -> list[str]:
+    """R's ``make.unique``: repeated names get ``.1``, ``.2``, ... appended."""
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        if name in seen:
+            seen[name] += 1
+            out.append(f"{name}.{seen[name]}")
+        else:
+            seen[name] = 0
+            out.append(name)
+    return out
+
+
+class MixedModelResult:
+    """What every fitted mixed model (``lmer``, later ``glmer``) shares.
+
+    Subclasses provide :attr:`loglik` and the conditional variances used by
+    :meth:`ranef`. Random effects are kept as :math:`\\hat b = \\Lambda_{\\hat\\theta}\\tilde u`,
+    in the order of :mod:`mlmtools.deviance`.
+    """
+
+    def __init__(self, frame: ModelFrame, problem: LmmProblem, optinfo: OptSummary,
+                 beta: np.ndarray, b: np.ndarray, data_name: str):
+        self._frame = frame
+        self._problem = problem
+        self.optinfo = optinfo
+        self._beta = np.asarray(beta, dtype=float)
+        self._b = np.asarray(b, dtype=float)
+        self.data_name = data_name
+        self._group_labels = _unique_names([t.group for t in problem.terms])
+
+    # -- basic facts -------------------------------------------------------------------
+    @property
+    def formula(self) -> str:
+        """The model formula as written."""
+        return self._frame.formula
+
+    @property
+    def theta(self) -> np.ndarray:
+        """Relative covariance parameters at the optimum (lme4's ``getME(m, "theta")``)."""
+        return self.optinfo.final.copy()
+
+    @property
+    def fixef(self) -> pd.Series:
+        """Fixed-effects estimates :math:`\\hat\\beta`, named as R names them."""
+        return pd.Series(self._beta, index=list(self._frame.fixed_names), name="fixef")
+
+    @property
+    def nobs(self) -> int:
+        """Number of observations used."""
+        return self._problem.n
+
+    @property
+    def ngroups(self) -> dict[str, int]:
+        """Number of levels of each grouping factor (lme4's ``ngrps``), in term order."""
+        out: dict[str, int] = {}
+        for t in self._problem.terms:
+            out.setdefault(t.group, t.n_levels)
+        return out
+
+    @property
+    def converged(self) -> bool:
+        """Whether the optimizer and the gradient check reported convergence."""
+        return self.optinfo.converged
+
+    @property
+    def is_singular(self) -> bool:
+        """lme4's ``isSingular(tol = 1e-4)``: a template diagonal below ``1e-4``.
+
+        The diagonal elements of :math:`T_i` have lower bound 0, so the test is
+        relative to that bound, not to the scale of the data.
+        """
+        on_diagonal = self.optinfo.lower == 0
+        return bool(np.any(self.optinfo.final[on_diagonal] < SINGULAR_TOL))
+
+    @property
+    def npar(self) -> int:
+        """Number of estimated parameters (lme4's ``attr(logLik(m), "df")``)."""
+        raise NotImplementedError
+
+    @property
+    def loglik(self) -> float:
+        raise NotImplementedError
+
+    @property
+    def aic(self) -> float:
+        """:math:`-2\\ell + 2\\,\\mathrm{npar}`."""
+        return -2.0 * self.loglik + 2.0 * self.npar
+
+    @property
+    def bic(self) -> float:
+        """:math:`-2\\ell + \\log(n)\\,\\mathrm{npar}`."""
+        return -2.0 * self.loglik + np.log(self.nobs) * self.npar
+
+    # -- random effects ----------------------------------------------------------------
+    def _conditional_variances(self) -> list[np.ndarray]:
+        raise NotImplementedError
+
+    def _term_groups(self) -> dict[str, list[int]]:
+        groups: dict[str, list[int]] = {}
+        for i, t in enumerate(self._problem.terms):
+            groups.setdefault(t.group, []).append(i)
+        return groups
+
+    def ranef(self, cond_var: bool = False) -> dict[str, Any]:
+        """Conditional modes of the random effects, one table per grouping factor.
+
+        .. math:: \\hat b = \\Lambda_{\\hat\\theta}\\,\\tilde u
+
+        Parameters
+        ----------
+        cond_var : bool
+            Also return the conditional covariance of each level's effects (lme4's
+            ``condVar = TRUE``).
+
+        Returns
+        -------
+        dict
+            ``group -> DataFrame`` (levels as index, the term's columns) when ``cond_var``
+            is False.  With ``cond_var=True``, ``group -> {"mode": DataFrame, "cond_var":
+            array}`` where ``cond_var`` has shape ``(n_levels, k, k)``, ordered like the
+            DataFrame's columns.  When several terms share a grouping factor (``||``),
+            their columns are joined as lme4 does; the covariance between separate terms
+            is not computed by lme4 either, and is NaN.
+        """
+        variances = self._conditional_variances() if cond_var else None
+        out: dict[str, Any] = {}
+        for group, indices in self._term_groups().items():
+            terms = [self._problem.terms[i] for i in indices]
+            frames = []
+            for t in terms:
+                values = self._b[t.b_slice].reshape(t.n_levels, t.k)
+                frames.append(pd.DataFrame(values, index=pd.Index(t.levels, name=group),
+                                           columns=list(t.columns)))
+            modes = pd.concat(frames, axis=1) if len(frames) > 1 else frames[0]
+            if variances is None:
+                out[group] = modes
+                continue
+            k_total = modes.shape[1]
+            cov = np.full((modes.shape[0], k_total, k_total), np.nan)
+            start = 0
+            for i, t in zip(indices, terms):
+                cov[:, start:start + t.k, start:start + t.k] = variances[i]
+                start += t.k
+            out[group] = {"mode": modes, "cond_var": cov}
+        return out
+
+    def coef(self) -> dict[str, pd.DataFrame]:
+        """Per-level coefficients: fixed effects plus the level's random effects.
+
+        As R's ``coef.merMod``: columns are the fixed effects (in their order) followed by
+        random-only columns (fixed part 0); each random column adds its conditional mode.
+        """
+        fixef = self.fixef
+        out = {}
+        for group, modes in self.ranef().items():
+            table = pd.DataFrame(np.tile(fixef.to_numpy(), (len(modes), 1)),
+                                 index=modes.index, columns=list(fixef.index))
+            for col in modes.columns:
+                if col not in table.columns:
+                    table[col] = 0.0
+                table[col] = table[col] + modes[col].to_numpy()
+            out[group] = table
+        return out
+
+    def _tidy(self, **kwargs: Any) -> pd.DataFrame:
+        raise NotImplementedError
+
+
+class LmerResult(MixedModelResult):
+    """A fitted linear mixed model (the counterpart of lmerTest's ``lmerModLmerTest``).
+
+    Create with :func:`lmer`.  Estimates follow lme4; ``summary()``, ``contest`` and
+    ``anova`` follow lmerTest (Satterthwaite's degrees of freedom).
+    """
+
+    def __init__(self, frame: ModelFrame, problem: LmmProblem, optinfo: OptSummary,
+                 data_name: str = "data"):
+        self._solution: PlsSolution = solve(problem, optinfo.final, optinfo.REML)
+        super().__init__(frame, problem, optinfo, self._solution.beta, self._solution.b,
+                         data_name)
+        self._satterthwaite = None
+
+    # -- likelihood --------------------------------------------------------------------
+    @property
+    def REML(self) -> bool:
+        """Whether the model was fitted by REML."""
+        return self.optinfo.REML
+
+    @property
+    def sigma(self) -> float:
+        """Residual standard deviation: :math:`\\sqrt{\\mathrm{pwrss}/(n-p)}` (REML) or
+        :math:`\\sqrt{\\mathrm{pwrss}/n}` (ML)."""
+        return self._solution.sigma
+
+    def devcrit(self, REML: bool) -> float:
+        """lme4's ``devCrit``: the REML criterion or the ML deviance at the fitted theta
+        (no refit), whichever ``REML`` asks for."""
+        s = self._solution
+        return criterion(self.nobs, self._problem.p, s.ldL2, s.ldRX2,
+                         self._problem.log_det_w, s.pwrss, REML)
+
+    @property
+    def reml_criterion(self) -> float:
+        """REML criterion at the fitted theta (``REMLcrit``)."""
+        return self.devcrit(True)
+
+    @property
+    def deviance(self) -> float:
+        """``-2 log L`` of the fit: the ML deviance for an ML fit; for a REML fit the REML
+        criterion, as lme4's ``deviance()`` returns it (lme4 also warns there)."""
+        return self.devcrit(self.REML)
+
+    @property
+    def loglik(self) -> float:
+        """Log-likelihood (the REML one for REML fits): :math:`-d/2`."""
+        return -0.5 * self.devcrit(self.REML)
+
+    @property
+    def npar(self) -> int:
+        """:math:`p + \\mathrm{length}(\\theta) + 1` (the 1 is :math:`\\sigma`)."""
+        return self._problem.p + self._problem.n_theta + 1
+
+    @property
+    def df_resid(self) -> int:
+        """``nobs - npar`` (lme4's ``df.residual``)."""
+        return self.nobs - self.npar
+
+    # -- fixed effects -----------------------------------------------------------------
+    def _unscaled_vcov(self) -> np.ndarray:
+        RX = self._solution.RX
+        RX_inv = np.linalg.inv(RX)
+        return RX_inv @ RX_inv.T
+
+    def vcov(self) -> pd.DataFrame:
+        """Covariance of :math:`\\hat\\beta`: :math:`\\hat\\sigma^2 (R_X^\\top R_X)^{-1}`."""
+        names = list(self._frame.fixed_names)
+        return pd.DataFrame(self.sigma**2 * self._unscaled_vcov(), index=names, columns=names)
+
+    # -- variance components -----------------------------------------------------------
+    def varcorr(self) -> pd.DataFrame:
+        """Variance components as R's ``as.data.frame(VarCorr(m))``.
+
+        For each term :math:`\\Sigma_i = \\hat\\sigma^2 T_i T_i^\\top`: first the variances
+        (``sdcor`` the standard deviations), then the covariances in R's lower-triangle,
+        column-major order (``sdcor`` the correlations), then the residual row.
+        ``var2`` is None where R has NA.
+        """
+        rows = []
+        theta = self.theta
+        for label, t in zip(self._group_labels, self._problem.terms):
+            T = t.template(theta)
+            cov = self.sigma**2 * T @ T.T
+            sd = np.sqrt(np.diag(cov))
+            for a in range(t.k):
+                rows.append((label, t.columns[a], None, cov[a, a], sd[a]))
+            for a in range(t.k):
+                for c in range(a + 1, t.k):
+                    corr = cov[c, a] / (sd[a] * sd[c]) if sd[a] * sd[c] > 0 else np.nan
+                    rows.append((label, t.columns[a], t.columns[c], cov[c, a], corr))
+        rows.append(("Residual", None, None, self.sigma**2, self.sigma))
+        return pd.DataFrame(rows, columns=["grp", "var1", "var2", "vcov", "sdcor"]).astype(
+            {"grp": object, "var1": object, "var2": object})
+
+    def _conditional_variances(self) -> list[np.ndarray]:
+        return conditional_variances(self._problem, self.theta, self.sigma)
+
+    # -- fitted values, residuals, predictions -----------------------------------------
+    def _linear_predictor(self, include_random: bool = True) -> np.ndarray:
+        frame = self._frame
+        eta = frame.X @ self._beta
+        if include_random:
+            eta = eta + self._problem.Z @ self._b
+        if frame.offset is not None:
+            eta = eta + frame.offset
+        return eta
+
+    def fitted(self) -> pd.Series:
+        """Conditional fitted values :math:`X\\hat\\beta + Z\\hat b + o`, indexed like the
+        caller's kept rows."""
+        return pd.Series(self._linear_predictor(), index=self._frame.row_index, name="fitted")
+
+    def residuals(self, type: str = "response", scaled: bool = False) -> pd.Series:
+        """Residuals :math:`y - \\hat\\mu` (``"response"``) or
+        :math:`\\sqrt{w}(y - \\hat\\mu)` (``"pearson"``), divided by :math:`\\hat\\sigma` when
+        ``scaled`` (lme4's ``residuals(m, type, scaled)``)."""
+        if type not in ("response", "pearson"):
+            raise ValueError(f"type must be 'response' or 'pearson', got {type!r}")
+        res = self._frame.y - self._linear_predictor()
+        if type == "pearson" and self._frame.weights is not None:
+            res = res * np.sqrt(self._frame.weights)
+        if scaled:
+            res = res / self.sigma
+        return pd.Series(res, index=self._frame.row_index, name="residuals")
+
+    def predict(self, newdata: pd.DataFrame | None = None, re_form: str | None = None,
+                allow_new_levels: bool = False) -> pd.Series:
+        """Predictions, as lme4's ``predict.merMod``.
+
+        .. math:: \\hat y = X_{new}\\hat\\beta + o + Z_{new}\\hat b
+
+        Parameters
+        ----------
+        newdata : DataFrame, optional
+            Rows to predict; the fitted rows when None.
+        re_form : {None, "~0", "NA"}
+            None: include all random effects; ``"~0"`` or ``"NA"``: population level.
+        allow_new_levels : bool
+            Levels not seen in the fit contribute 0 when True; otherwise they raise
+            ValueError.
+        """
+        from mlmtools.lmer_predict import predict_lmer
+
+        return predict_lmer(self, newdata, re_form, allow_new_levels)
+
+    # -- inference ---------------------------------------------------------------------
+    def satterthwaite(self):
+        """The quantities lmerTest stores at fit time (computed once, then cached)."""
+        if self._satterthwaite is None:
+            from mlmtools.satterthwaite import varpar_information
+
+            self._satterthwaite = varpar_information(self)
+        return self._satterthwaite
+
+    def coef_table(self, ddf: str = "satterthwaite") -> pd.DataFrame:
+        """Fixed-effects table: Estimate, Std. Error, [df], t value / z value, p-value."""
+        from mlmtools.satterthwaite import coefficient_table
+
+        return coefficient_table(self, check_ddf(ddf))
+
+    def summary(self, ddf: str = "satterthwaite"):
+        """lmerTest's summary (a :class:`~mlmtools.lmer_summary.LmerSummary`)."""
+        from mlmtools.lmer_summary import LmerSummary
+
+        return LmerSummary.from_fit(self, check_ddf(ddf))
+
+    def confint(self, method: str = "wald", level: float = 0.95, **kwargs: Any) -> pd.DataFrame:
+        """Confidence intervals (see :func:`mlmtools.confint.confint`)."""
+        from mlmtools.confint import confint
+
+        return confint(self, method=method, level=level, **kwargs)
+
+    def _tidy(self, **kwargs: Any) -> pd.DataFrame:
+        from mlmtools.tidy import tidy_lmer
+
+        return tidy_lmer(self, **kwargs)
+
+    def refit_ml(self) -> LmerResult:
+        """Refit by maximum likelihood starting from this fit's theta (as lme4's
+        ``refitML``); returns self for an ML fit."""
+        if not self.REML:
+            return self
+        return fit_frame(self._frame, REML=False, data_name=self.data_name,
+                         start=self.theta, optimizer=self.optinfo.optimizer)
+
+    def __repr__(self) -> str:
+        return str(self.summary())
+
+    def _repr_html_(self) -> str:
+        return self.summary()._repr_html_()
+
+
+def fit_frame(frame: ModelFrame, REML: bool = True, *, data_name: str = "data",
+              start: np.ndarray | None = None, optimizer: str | None = None,
+              stacklevel: int = 2) -> LmerResult:
+    """Fit a linear mixed model to a prepared :class:`ModelFrame`.
+
+    Minimises the profiled deviance :math:`d(\\theta)` (REML criterion when ``REML``)
+    over :math:`\\theta \\ge \\ell`, starting from lme4's start values.
+    """
+    problem = make_problem(frame)
+    theta0 = start_theta(problem, frame) if start is None else np.asarray(start, dtype=float)
+
+    def objective(theta: np.ndarray) -> float:
+        return deviance(problem, theta, REML)
+
+    summary = optimize_theta(objective, theta0, problem.lower, REML=REML, optimizer=optimizer)
+    message = gradient_check(objective, summary)
+    if message is not None:
+        summary.messages.append(message)
+        summary.converged = False
+    fit = LmerResult(frame, problem, summary, data_name=data_name)
+    if not summary.converged:
+        warnings.warn("the optimizer did not converge: " + "; ".join(summary.messages),
+                      ConvergenceWarning, stacklevel=stacklevel + 1)
+    if fit.is_singular:
+        warnings.warn("boundary (singular) fit: see help('isSingular')", SingularFitWarning,
+                      stacklevel=stacklevel + 1)
+    return fit
+
+
+def lmer(formula: str, data: pd.DataFrame, REML: bool = True, weights: Any = None,
+         offset: Any = None, *, data_name: str = "data", start: Sequence[float] | None = None,
+         optimizer: str | None = None) -> LmerResult:
+    """Fit a linear mixed model with lme4's formula syntax.
+
+    The model is :math:`y = X\\beta + Zb + o + \\varepsilon`, with
+    :math:`b \\sim N(0, \\sigma^2\\Lambda_\\theta\\Lambda_\\theta^\\top)` and
+    :math:`\\varepsilon \\sim N(0, \\sigma^2 W^{-1})`; :math:`\\theta` is estimated by
+    minimising the profiled REML criterion (or ML deviance), then :math:`\\beta`,
+    :math:`\\sigma` and the conditional modes :math:`\\hat b` follow in closed form
+    (see :mod:`mlmtools.deviance`).
+
+    Parameters
+    ----------
+    formula : str
+        lme4 formula, e.g. ``"Reaction ~ Days + (1 + Days | Subject)"``.
+    data : pandas.DataFrame
+        The data.
+    REML : bool
+        Fit by REML (default) or maximum likelihood.
+    weights, offset : str or array_like, optional
+        Prior weights and offset (a column name or one value per row).
+    data_name : str
+        Name shown after ``Data:`` in printed output.
+    start : sequence of float, optional
+        Start values for theta (lme4's start values by default).
+    optimizer : {"nloptwrap", "cobyqa"}, optional
+        ``"nloptwrap"`` (NLopt BOBYQA with lme4's settings; default when ``nlopt`` is
+        installed) or SciPy's ``"cobyqa"``.
+
+    Returns
+    -------
+    LmerResult
+
+    Warns
+    -----
+    SingularFitWarning
+        If a template diagonal is below 1e-4 (``isSingular``).
+    ConvergenceWarning
+        If the optimizer or lme4's gradient check reports a problem.
+    """
+    if not isinstance(REML, (bool, np.bool_)):
+        raise TypeError(f"REML must be True or False, got {REML!r}")
+    from mlmtools.modelframe import build_model
+
+    frame = build_model(formula, data, weights=weights, offset=offset)
+    return fit_frame(frame, bool(REML), data_name=data_name, start=start, optimizer=optimizer,
+                     stacklevel=2)

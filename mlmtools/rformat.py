@@ -1,0 +1,639 @@
+"""Print numbers and tables by R's rules, so Python output reads like the R lecture.
+
+One module owns every rule the course needs to turn a double into the text R shows:
+
+* rounding: :func:`round_r` (R >= 4.0 ``round``), :func:`signif`, :func:`zapsmall`;
+* one number or a vector: :func:`format_number` (``cat``), :func:`format_vector` (``format``),
+  :func:`format_pval` (``format.pval``);
+* tables: :func:`print_coefmat` (``printCoefmat``), :func:`print_anova` (``print.anova``),
+  :func:`print_dataframe` (``print.data.frame``);
+* vectors: :func:`print_named_vector`, :func:`print_vector` (``print.default``) and
+  :func:`print_quantiles` (lme4's "Scaled residuals" block).
+
+The core is R's ``formatReal`` (``src/main/format.c``): for each value find the fewest
+significant digits (at most ``digits``) that show it to ``digits`` significant digits, then
+print the whole vector with one number of decimals, or in scientific notation when the
+fixed width would exceed the scientific width. R scales by a power of ten in 80-bit long
+double before rounding; that step is reproduced here with exact rational arithmetic.
+
+Missing values (NaN, None, ``pd.NA``) print as ``NA``; Python cannot tell R's ``NA`` from
+``NaN``. Python integers follow R's integer rules (``100000`` stays fixed), floats R's
+double rules (``1e+05``). Every ``print_*`` function returns the printed text without a
+final newline. Column and row indices are 0-based.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from fractions import Fraction
+
+import numpy as np
+import pandas as pd
+
+DBL_EPSILON: float = float(np.finfo(float).eps)
+PRINT_WIDTH: int = 80
+SIGNIF_LEGEND: str = "0 '***' 0.001 '**' 0.01 '*' 0.05 '.' 0.1 ' ' 1"
+QUANTILE_NAMES: tuple[str, ...] = ("Min", "1Q", "Median", "3Q", "Max")
+_KP_MAX = 27  # largest power of ten R's format.c keeps in its long double table
+_SIGNIF_CUTS = np.array([0.001, 0.01, 0.05, 0.1, 1.0])
+_SIGNIF_SYMBOLS = ("***", "**", "*", ".", " ")
+
+
+def _as_numeric(x: object) -> tuple[np.ndarray, bool]:
+    """Values as a flat float array (NaN where missing) and whether they are integers."""
+    if isinstance(x, (pd.Series, pd.Index)):
+        series = pd.Series(x.to_numpy(dtype=object))
+    else:
+        series = pd.Series(np.ravel(np.asarray(x, dtype=object)))
+    if series.empty:
+        return np.array([], dtype=float), False
+    numeric = pd.to_numeric(series.replace({None: np.nan}).infer_objects())
+    is_integer = pd.api.types.is_integer_dtype(numeric.dtype)
+    return numeric.to_numpy(dtype=float, na_value=np.nan), bool(is_integer)
+
+
+def _pow_di(x: float, n: int) -> float:
+    """R's ``R_pow_di``: ``x**n`` by repeated squaring in double precision."""
+    result = 1.0
+    if n < 0:
+        n, x = -n, 1.0 / x
+    while n:
+        if n & 1:
+            result *= x
+        n >>= 1
+        if n:
+            x *= x
+    return result
+
+
+def _round_one(x: float, dig: int) -> float:
+    if math.isnan(x) or math.isinf(x) or x == 0.0:
+        return x
+    if dig == 0:
+        return float(np.rint(x))
+    sign = -1.0 if x < 0 else 1.0
+    x = abs(x)
+    if dig > 0 and math.log10(2.0) * (0.5 + (math.frexp(x)[1] - 1)) + dig > 15:
+        return sign * x
+    if dig > 0:
+        pow10 = _pow_di(10.0, dig)
+        x10 = pow10 * x
+        i10 = math.floor(x10)
+        down, up = i10 / pow10, math.ceil(x10) / pow10
+    else:
+        pow10 = _pow_di(10.0, -dig)
+        x10 = x / pow10
+        i10 = math.floor(x10)
+        down, up = i10 * pow10, math.ceil(x10) * pow10
+    dist_up, dist_down = up - x, x - down
+    take_up = dist_up < dist_down or (dist_up == dist_down and i10 % 2 == 1)
+    return sign * (up if take_up else down)
+
+
+def round_r(x: float | Sequence[float] | np.ndarray, digits: float = 0) -> float | np.ndarray:
+    """Round to ``digits`` decimal places as R >= 4.0 ``round(x, digits)`` does.
+
+    Of the two candidates :math:`x_d = \\lfloor 10^d x \\rfloor / 10^d` and
+    :math:`x_u = \\lceil 10^d x \\rceil / 10^d` (computed in double precision) the closer
+    to ``x`` wins; an exact tie goes to the even last digit. So ``round_r(0.15, 1)`` is
+    0.1 (the double 0.15 lies below 0.15) and ``round_r(2.5)`` is 2.
+
+    Parameters
+    ----------
+    x : float or array_like
+        Values; NaN and infinities pass through.
+    digits : float
+        Decimal places, itself rounded half up to an integer as R does; negative values
+        round to tens, hundreds, ...
+
+    Returns
+    -------
+    float or numpy.ndarray
+        A float for scalar input, else an array of ``x``'s shape.
+    """
+    values = np.asarray(x, dtype=float)
+    places = math.floor(digits + 0.5)
+    rounded = np.array([_round_one(float(v), places) for v in values.ravel()])
+    return float(rounded[0]) if values.ndim == 0 else rounded.reshape(values.shape)
+
+
+def _signif_one(x: float, digits: int) -> float:
+    if math.isnan(x) or math.isinf(x) or x == 0.0:
+        return x
+    if digits > 22:
+        return x
+    dig = max(1, digits)
+    sign = -1.0 if x < 0 else 1.0
+    x = abs(x)
+    l10 = math.log10(x)
+    e10 = dig - 1 - math.floor(l10)
+    max10e = 308
+    if abs(l10) < max10e - 2:
+        p10 = 1.0
+        if e10 > max10e:
+            p10, e10 = _pow_di(10.0, e10 - max10e), max10e
+        if e10 > 0:
+            pow10 = _pow_di(10.0, e10)
+            return sign * (float(np.rint((x * pow10) * p10)) / pow10) / p10
+        pow10 = _pow_di(10.0, -e10)
+        return sign * float(np.rint(x / pow10)) * pow10
+    do_round = max10e - l10 >= _pow_di(10.0, -dig)
+    e2 = dig + (1 if e10 > 0 else 6)
+    big = _pow_di(10.0, e2)
+    pow10 = _pow_di(10.0, e10 - e2)
+    scaled = x * big * pow10 + (0.5 if do_round else 0.0)
+    return sign * (math.floor(scaled) / pow10) / big
+
+
+def signif(x: float | Sequence[float] | np.ndarray, digits: int = 6) -> float | np.ndarray:
+    """Round to ``digits`` significant digits, as R's ``signif(x, digits)``.
+
+    .. math:: \\operatorname{signif}(x, d) = 10^{-e}\\,\\operatorname{rint}(10^{e} x),
+              \\qquad e = d - 1 - \\lfloor \\log_{10}|x| \\rfloor,
+
+    computed so that the power of ten is an exact double whenever possible. ``digits`` below
+    1 count as 1.
+
+    Returns
+    -------
+    float or numpy.ndarray
+        A float for scalar input, else an array of ``x``'s shape.
+    """
+    values = np.asarray(x, dtype=float)
+    rounded = np.array([_signif_one(float(v), int(digits)) for v in values.ravel()])
+    return float(rounded[0]) if values.ndim == 0 else rounded.reshape(values.shape)
+
+
+def zapsmall(x: Sequence[float] | np.ndarray, digits: int = 7) -> np.ndarray:
+    """Round values that are tiny next to the largest one to zero, as R's ``zapsmall``.
+
+    .. math:: \\operatorname{round}\\bigl(x,\\ \\max(0,\\ d - \\log_{10} m)\\bigr),
+              \\qquad m = \\max_i |x_i|,
+
+    with the fractional number of places rounded half up by :func:`round_r` (R 4.2's rule;
+    R >= 4.4 takes the ceiling of :math:`\\log_{10} m`, which can keep one place fewer).
+    Rounds to ``digits`` places when :math:`m = 0`; all-missing input is returned as is.
+    """
+    values = np.asarray(x, dtype=float)
+    present = ~np.isnan(values)
+    if not present.any():
+        return values.copy()
+    largest = float(np.max(np.abs(values[present])))
+    places = max(0.0, digits - math.log10(largest)) if largest > 0 else float(digits)
+    return np.asarray(round_r(values, places), dtype=float)
+
+
+def _long_double(q: Fraction) -> Fraction:
+    """Round a positive rational to the nearest 80-bit long double (64-bit significand)."""
+    num, den = q.numerator, q.denominator
+    shift = num.bit_length() - den.bit_length() - 64
+    scaled_num, scaled_den = (num, den << shift) if shift >= 0 else (num << -shift, den)
+    while scaled_num >= scaled_den << 64:
+        shift, scaled_den = shift + 1, scaled_den << 1
+    while scaled_num < scaled_den << 63:
+        shift, scaled_num = shift - 1, scaled_num << 1
+    mantissa, remainder = divmod(scaled_num, scaled_den)
+    if 2 * remainder > scaled_den or (2 * remainder == scaled_den and mantissa % 2):
+        mantissa += 1
+    return Fraction(mantissa) * Fraction(2) ** shift
+
+
+def _scientific(x: float, digits: int) -> tuple[bool, int, int, bool]:
+    """R's ``scientific()``: sign, decimal exponent, significant digits needed, and whether
+    rounding to ``digits`` digits widens the number (9996 -> 1e+04 at 3 digits)."""
+    if x == 0.0:
+        return False, 0, 1, False
+    r = abs(x)
+    kp = math.floor(math.log10(r)) - digits + 1
+    if abs(kp) < 10:
+        r_prec = Fraction(r) / 10**kp if kp > 0 else Fraction(r) * 10**-kp
+    else:
+        r_prec = Fraction(r) / _long_double(Fraction(10) ** kp)
+    r_prec = _long_double(r_prec)
+    if r_prec < 10 ** (digits - 1):
+        r_prec, kp = _long_double(r_prec * 10), kp - 1
+    alpha = round(r_prec)  # half to even, as nearbyintl
+    nsig = digits
+    while nsig > 0 and alpha % 10 == 0:
+        alpha //= 10
+        nsig -= 1
+    if nsig == 0:
+        nsig, kp = 1, kp + 1
+    kpower = kp + digits - 1
+    rgt = min(max(digits - kpower, 0), _KP_MAX)
+    widens = 0 < kpower <= _KP_MAX and r < 10.0**kpower - 0.5 / 10.0**rgt
+    return x < 0, kpower, nsig, widens
+
+
+def _format_real(values: np.ndarray, digits: int, nsmall: int = 0, na_string: str = "NA") -> list[str]:
+    """R's ``formatReal`` + ``encodeReal``: a common fixed or scientific format, padded."""
+    finite = np.isfinite(values)
+    width, decimals, scientific = 0, 0, False
+    if finite.any():
+        parts = [_scientific(float(v), digits) for v in values[finite]]
+        neg = any(p[0] for p in parts)
+        lefts = [p[1] + 1 - p[3] for p in parts]
+        rgt = max(max(p[2] - left for p, left in zip(parts, lefts)), 0)
+        mxsl = max(int(p[0]) + max(left, 1) for p, left in zip(parts, lefts))
+        if max(lefts) < 0:
+            mxsl = 1 + neg
+        kpowers = [p[1] for p in parts]
+        exp_digits = 2 if max(kpowers) >= 100 or min(kpowers) <= -100 else 1
+        mantissa_decimals = max(p[2] for p in parts) - 1
+        width_sci = neg + (mantissa_decimals > 0) + mantissa_decimals + 4 + exp_digits
+        width_fixed = mxsl + rgt + (rgt != 0)
+        if width_fixed <= width_sci:
+            if nsmall > rgt:
+                rgt = nsmall
+                width_fixed = mxsl + rgt + (rgt != 0)
+            width, decimals = width_fixed, rgt
+        else:
+            width, decimals, scientific = width_sci, mantissa_decimals, True
+    if np.isnan(values).any():
+        width = max(width, len(na_string))
+    if np.isposinf(values).any():
+        width = max(width, 3)
+    if np.isneginf(values).any():
+        width = max(width, 4)
+    out = []
+    for v in values:
+        if np.isnan(v):
+            text = na_string
+        elif np.isinf(v):
+            text = "Inf" if v > 0 else "-Inf"
+        else:
+            v = 0.0 if v == 0 else float(v)  # R drops the sign of a negative zero
+            text = f"{v:.{decimals}e}" if scientific else f"{v:.{decimals}f}"
+        out.append(text.rjust(width))
+    return out
+
+
+def format_vector(
+    x: Sequence[float] | np.ndarray | pd.Series, digits: int = 7, nsmall: int = 0, na_string: str = "NA"
+) -> list[str]:
+    """Format numbers with one common layout, as R's ``format(x, digits = digits)``.
+
+    For every finite :math:`x_i` let :math:`s_i \\le d` be the fewest significant digits that
+    show :math:`x_i` rounded to :math:`d` significant digits, and :math:`k_i` its decimal
+    exponent. Fixed notation uses :math:`\\max_i (s_i - k_i - 1)` decimals; it is chosen when
+    its width is at most the width of scientific notation with :math:`\\max_i s_i` digits
+    (R's ``scipen = 0``). All strings are right-justified to a common width.
+
+    Parameters
+    ----------
+    x : array_like
+        Numbers; missing values print as ``na_string``. Integer input is printed as
+        integers (R's ``formatInteger``).
+    digits : int
+        Significant digits each value must keep (R's ``digits``, 1 to 22).
+    nsmall : int
+        Minimum number of decimals in fixed notation.
+    na_string : str
+        Text for missing values.
+
+    Returns
+    -------
+    list of str
+        One string per value, all of the same width.
+    """
+    if not 1 <= digits <= 22:
+        raise ValueError(f"digits must be between 1 and 22 (R's limits), got {digits}")
+    values, is_integer = _as_numeric(x)
+    if not is_integer:
+        return _format_real(values, digits, nsmall, na_string)
+    texts = [na_string if np.isnan(v) else str(int(v)) for v in values]
+    width = max((len(t) for t in texts), default=0)
+    return [t.rjust(width) for t in texts]
+
+
+def format_number(x: float, digits: int = 7) -> str:
+    """Format one number as R's ``cat(x)`` or ``format(x)`` shows it.
+
+    Same rule as :func:`format_vector` for a vector of length one: at most ``digits``
+    significant digits, trailing zeros dropped, scientific notation only when shorter
+    (``format_number(0.00001)`` is ``"1e-05"``, ``format_number(43.2)`` is ``"43.2"``).
+    """
+    return format_vector([x], digits)[0]
+
+
+def format_pval(
+    pv: Sequence[float] | np.ndarray, digits: int = 5, eps: float = DBL_EPSILON, na_form: str = "NA"
+) -> list[str]:
+    """Format p-values as R's ``format.pval(pv, digits, eps)``.
+
+    Values :math:`p \\ge 10^{-3}` (and zeros) are formatted together, smaller ones together,
+    each group by :func:`format_vector` with ``digits``; values below ``eps`` print as
+    ``"<"`` followed by ``eps`` to :math:`\\max(1, d - 2)` digits, joined by a space unless
+    that is one digit and every other entry is at most 6 characters wide (``"<2e-16"``
+    alone, ``"< 2e-16"`` next to ``"3.26e-06"``).
+
+    Returns
+    -------
+    list of str
+        One string per p-value (not padded to a common width).
+    """
+    values, _ = _as_numeric(pv)
+    missing = np.isnan(values)
+    present = values[~missing]
+    is0 = present < eps
+    texts = np.empty(present.size, dtype=object)
+    others = present[~is0]
+    if others.size:
+        exponent = np.floor(np.log10(np.where(others > 0, others, 1e-50)))
+        fixed = (exponent >= -3) | (others == 0)
+        formatted = np.empty(others.size, dtype=object)
+        for group in (fixed, ~fixed):
+            if group.any():
+                formatted[group] = format_vector(others[group], digits)
+        texts[~is0] = formatted
+    if is0.any():
+        eps_digits = max(1, digits - 2)
+        if others.size:
+            widest = max(len(t) for t in formatted)
+            if eps_digits > 1 and eps_digits + 6 > widest:
+                eps_digits = max(1, widest - 7)
+            sep = "" if eps_digits == 1 and widest <= 6 else " "
+        else:
+            sep = "" if eps_digits == 1 else " "
+        texts[is0] = "<" + sep + format_number(eps, eps_digits)
+    result = np.full(values.size, na_form, dtype=object)
+    result[~missing] = texts
+    return [str(t) for t in result]
+
+
+def _layout_matrix(
+    cells: np.ndarray, row_names: Sequence[str], col_names: Sequence[str], width: int = PRINT_WIDTH
+) -> str:
+    """R's ``print.default`` of a character matrix (``quote = FALSE, right = TRUE``):
+    row names left-justified, columns right-justified under their names, one space
+    between columns, column blocks wrapped so each line stays below ``width``."""
+    n_rows, n_cols = cells.shape
+    label_width = max((len(r) for r in row_names), default=0)
+    col_widths = [max([len(col_names[j])] + [len(c) for c in cells[:, j]]) for j in range(n_cols)]
+    lines: list[str] = []
+    start = 0
+    while start < n_cols:
+        stop, used = start, label_width
+        while True:
+            used += col_widths[stop] + 1
+            stop += 1
+            if not (stop < n_cols and used + col_widths[stop] + 1 < width):
+                break
+        block = range(start, stop)
+        lines.append(" " * label_width + "".join(" " + col_names[j].rjust(col_widths[j]) for j in block))
+        for i in range(n_rows):
+            lines.append(
+                row_names[i].ljust(label_width) + "".join(" " + cells[i, j].rjust(col_widths[j]) for j in block)
+            )
+        start = stop
+    return "\n".join(lines)
+
+
+def _signif_codes(pv: np.ndarray) -> list[str]:
+    """R's ``symnum`` with the significance cutpoints (0, .001, .01, .05, .1, 1]."""
+    codes = []
+    for p in pv:
+        if np.isnan(p) or p < 0 or p > 1:
+            codes.append("")
+        else:
+            codes.append(_SIGNIF_SYMBOLS[int(np.searchsorted(_SIGNIF_CUTS, p, side="left"))])
+    return codes
+
+
+def print_coefmat(
+    table: pd.DataFrame,
+    digits: int = 5,
+    signif_stars: bool = True,
+    signif_legend: bool | None = None,
+    dig_tst: int | None = None,
+    cs_ind: Sequence[int] | None = None,
+    tst_ind: Sequence[int] | None = None,
+    zap_ind: Sequence[int] = (),
+    p_values: bool | None = None,
+    has_pvalue: bool | None = None,
+    eps_pvalue: float = DBL_EPSILON,
+    na_print: str = "NA",
+) -> str:
+    """Print a coefficient table as R's ``printCoefmat`` (``summary.lm``, lmerTest, geepack).
+
+    Columns ``cs_ind`` (default: all before the statistic) are rounded together to
+    :math:`\\max(1, d - m)` decimals, where :math:`m = 1 + \\lfloor\\log_{10}\\min|x|\\rfloor`
+    over their nonzero entries, and formatted together with ``digits``; statistic columns
+    ``tst_ind`` are rounded to ``dig_tst`` :math:`=\\max(1, \\min(5, d - 1))` decimals; other
+    columns are formatted alone; columns ``zap_ind`` go through :func:`zapsmall` first.
+    A nonzero value printed as zero is reprinted with :math:`d - 1` digits. The last column,
+    when it holds p-values, goes through :func:`format_pval` with ``dig_tst`` digits and
+    ``eps_pvalue``, followed by significance stars and the legend when some :math:`p < 0.1`.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Numeric table; row index = row names, columns = R's column names.
+    digits : int
+        R's ``digits`` (``max(3, getOption("digits") - 2)``; lmerTest and geepack use 4).
+    signif_stars, signif_legend : bool
+        Add the stars column and (default: when stars are shown) the legend.
+    dig_tst : int, optional
+        Decimals of the test statistics.
+    cs_ind, tst_ind, zap_ind : sequence of int, optional
+        0-based column indices as in R (``cs_ind=()`` means none).
+    p_values, has_pvalue : bool, optional
+        Whether the last column holds p-values (default: 4+ columns and the last name
+        starts with ``"Pr("`` or ``"p-v"``) and whether to print them.
+    eps_pvalue : float
+        P-values below it print as ``"< eps"``.
+    na_print : str
+        Text for missing cells.
+
+    Returns
+    -------
+    str
+        The printed table (and legend), without a final newline.
+    """
+    names = [str(c) for c in table.columns]
+    n_cols = len(names)
+    if has_pvalue is None:
+        has_pvalue = n_cols >= 4 and names[-1][:3] in ("Pr(", "p-v")
+    if p_values is None:
+        p_values = has_pvalue
+    elif p_values and not has_pvalue:
+        raise ValueError("p_values=True needs a p-value column (has_pvalue is False)")
+    columns = [_as_numeric(table.iloc[:, j])[0] for j in range(n_cols)]
+    if has_pvalue and not p_values:
+        columns, names, has_pvalue = columns[:-1], names[:-1], False
+        n_cols -= 1
+    xm = np.column_stack(columns) if columns else np.empty((len(table), 0))
+    k = n_cols - int(has_pvalue) - (1 if tst_ind is None else len(tst_ind))
+    cs = list(range(k)) if cs_ind is None else list(cs_ind)
+    tst = [k] if tst_ind is None else list(tst_ind)
+    if len(cs) > max(k, 0):
+        raise ValueError(f"cs_ind has {len(cs)} columns but only {k} precede the statistics")
+    dig_tst = max(1, min(5, digits - 1)) if dig_tst is None else dig_tst
+    cells = np.full(xm.shape, "", dtype=object)
+    missing = np.isnan(xm)
+    ok = ~missing
+    for j in zap_ind:
+        xm[:, j] = zapsmall(xm[:, j], digits)
+    if cs:
+        coef_se = xm[:, cs]
+        magnitudes = np.abs(coef_se)
+        finite = np.isfinite(magnitudes)
+        if finite.any():
+            nonzero = magnitudes[finite & (magnitudes != 0)]
+            lead = 1 + (np.floor(np.log10([nonzero.min(), nonzero.max()])) if nonzero.size else np.zeros(1))
+            places = int(max(1, np.max(digits - lead)))
+            cells[:, cs] = np.reshape(format_vector(round_r(coef_se, places).ravel(), digits), coef_se.shape)
+    if tst:
+        stats = np.asarray(round_r(xm[:, tst], dig_tst))
+        cells[:, tst] = np.reshape(format_vector(stats.ravel(), digits), stats.shape)
+    p_col = n_cols - 1 if has_pvalue else None
+    for j in range(n_cols):
+        if j not in cs and j not in tst and j != p_col:
+            cells[:, j] = format_vector(xm[:, j], digits)
+    ok_text = ok.copy()
+    ok_text[:, tst] = False
+    if has_pvalue:
+        ok_text[:, p_col] = False
+    shown_zero = np.array([float(c) == 0 for c in cells[ok_text]], dtype=bool)
+    misprinted = (xm[ok_text] == 0) != shown_zero
+    if misprinted.any():
+        fixed = cells[ok_text]
+        fixed[misprinted] = format_vector(xm[ok_text][misprinted], max(1, digits - 1))
+        cells[ok_text] = fixed
+    cells[missing] = na_print
+    row_names = [str(r) for r in table.index]
+    show_stars = False
+    if p_values:
+        pv = xm[:, p_col]
+        ok_p = ok[:, p_col]
+        if ok_p.any():
+            cells[ok_p, p_col] = format_pval(pv[ok_p], dig_tst, eps_pvalue)
+            show_stars = signif_stars and bool((pv[ok_p] < 0.1).any())
+            if show_stars:
+                codes = _signif_codes(pv)
+                code_width = max(len(c) for c in codes)
+                cells = np.column_stack([cells, np.array([c.ljust(code_width) for c in codes], dtype=object)])
+                names = [*names, ""]
+    text = _layout_matrix(cells, row_names, names)
+    legend = signif_stars if signif_legend is None else signif_legend
+    if show_stars and legend:
+        text += "\n---\nSignif. codes:  " + SIGNIF_LEGEND
+    return text
+
+
+def print_anova(
+    table: pd.DataFrame, digits: int = 5, signif_stars: bool = True, heading: Sequence[str] = ()
+) -> str:
+    """Print an ANOVA table as R's ``print.anova`` (``anova()``, ``summary(aov())``).
+
+    Picks :func:`print_coefmat`'s arguments from the column names: a last column named
+    ``"Pr(..."`` or ``"P(..."`` holds p-values; columns named ``"* value"``, ``"F"``,
+    ``"Cp"`` or ``"Chisq"`` are test statistics; the other columns, except those ending in
+    ``"Df"``, are zapped (:func:`zapsmall` with ``digits``); missing cells print empty.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The ANOVA table with R's column names.
+    digits : int
+        R's ``max(getOption("digits") - 2, 3)``.
+    signif_stars : bool
+        Add significance stars and the legend.
+    heading : sequence of str
+        Lines printed above the table (R's ``attr(x, "heading")``).
+    """
+    names = [str(c) for c in table.columns]
+    n_cols = len(names)
+    has_p = n_cols > 0 and (names[-1].startswith("Pr(") or names[-1].startswith("P("))
+    stat_cols = [j for j, n in enumerate(names) if n[1:7] == " value"]
+    stat_cols += [j for j, n in enumerate(names) if n in ("F", "Cp", "Chisq")]
+    zap_cols = [
+        j for j in range(n_cols - 1 if has_p else n_cols) if j not in stat_cols and not names[j].endswith("Df")
+    ]
+    body = print_coefmat(
+        table, digits=digits, signif_stars=signif_stars, has_pvalue=has_p, p_values=has_p,
+        cs_ind=(), zap_ind=zap_cols, tst_ind=stat_cols, na_print="",
+    )
+    return "\n".join([*heading, body])
+
+
+def print_dataframe(df: pd.DataFrame, digits: int = 7) -> str:
+    """Print a data frame as R's ``print.data.frame(df, digits = digits)``.
+
+    Each numeric column is formatted on its own by :func:`format_vector`; text columns
+    print as is (missing as ``<NA>``); logical columns as ``TRUE``/``FALSE``. Columns are
+    right-justified under their names, row names left-justified.
+    """
+    cells = np.full(df.shape, "", dtype=object)
+    for j in range(df.shape[1]):
+        column = df.iloc[:, j]
+        if pd.api.types.is_bool_dtype(column.dtype):
+            cells[:, j] = ["NA" if pd.isna(v) else ("TRUE" if v else "FALSE") for v in column]
+        elif pd.api.types.is_numeric_dtype(column.dtype):
+            cells[:, j] = format_vector(column, digits)
+        else:
+            cells[:, j] = ["<NA>" if pd.isna(v) else str(v) for v in column]
+    return _layout_matrix(cells, [str(r) for r in df.index], [str(c) for c in df.columns])
+
+
+def print_named_vector(
+    values: Sequence[float] | np.ndarray, names: Sequence[str], digits: int = 7, width: int = PRINT_WIDTH
+) -> str:
+    """Print a named numeric vector as R's ``print(x, digits = digits)``.
+
+    Values share one :func:`format_vector` layout; every field has the width
+    :math:`w = \\max(\\text{value width}, \\text{longest name})`, names right-justified above
+    values, each field followed by one space; :math:`\\lfloor 80/(w+1) \\rfloor` fields a line.
+    """
+    texts = format_vector(values, digits)
+    if len(texts) != len(names):
+        raise ValueError(f"{len(texts)} values but {len(names)} names")
+    field = max([len(t) for t in texts] + [len(str(n)) for n in names])
+    per_line = max(1, width // (field + 1))
+    lines = []
+    for start in range(0, len(texts), per_line):
+        chunk = slice(start, start + per_line)
+        lines.append("".join(str(n).rjust(field) + " " for n in names[chunk]))
+        lines.append("".join(t.rjust(field) + " " for t in texts[chunk]))
+    return "\n".join(lines)
+
+
+def print_vector(values: Sequence[float] | np.ndarray, digits: int = 7, width: int = PRINT_WIDTH) -> str:
+    """Print an unnamed numeric vector as R's ``print(x, digits = digits)``: ``[1]``-style
+    index labels, one common :func:`format_vector` layout, lines wrapped at ``width``."""
+    texts = format_vector(values, digits)
+    label_width = len(str(len(texts))) + 2
+    field = max((len(t) for t in texts), default=0)
+    lines: list[str] = []
+    line = "[1]".rjust(label_width)
+    for i, text in enumerate(texts):
+        if i > 0 and len(line) + field + 1 > width:
+            lines.append(line)
+            line = f"[{i + 1}]".rjust(label_width)
+        line += " " + text
+    lines.append(line)
+    return "\n".join(lines)
+
+
+def print_quantiles(quantiles: Sequence[float] | np.ndarray, digits: int = 4) -> str:
+    """Print five quantiles as lme4's "Scaled residuals" block.
+
+    lme4 prints :func:`zapsmall` of the quantiles with ``digits + 1`` as a named vector
+    (names ``Min 1Q Median 3Q Max``) with ``digits`` digits; ``digits`` is
+    ``max(3, getOption("digits") - 3)``.
+    """
+    values = np.asarray(quantiles, dtype=float)
+    if values.size != len(QUANTILE_NAMES):
+        raise ValueError(f"expected 5 quantiles (min, Q1, median, Q3, max), got {values.size}")
+    return print_named_vector(zapsmall(values, digits + 1), QUANTILE_NAMES, digits)
+
+
+def print_residual_quantiles(residuals: Sequence[float] | np.ndarray, digits: int = 4) -> str:
+    """Quantiles 0, .25, .5, .75, 1 of the non-missing residuals (R's default type 7,
+    linear interpolation) printed by :func:`print_quantiles`."""
+    values = np.asarray(residuals, dtype=float)
+    values = values[~np.isnan(values)]
+    if values.size == 0:
+        raise ValueError("no non-missing residuals to summarise")
+    return print_quantiles(np.quantile(values, [0.0, 0.25, 0.5, 0.75, 1.0]), digits)

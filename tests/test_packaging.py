@@ -1,0 +1,43 @@
+"""The environment is reproducible: every requirement pinned, the package installable and importable."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import mlmtools
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def requirement_lines() -> list[str]:
+    lines = (ROOT / "requirements.txt").read_text().splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+
+def test_every_requirement_is_pinned_exactly() -> None:
+    packages = [line for line in requirement_lines() if not line.startswith("-e")]
+    assert packages, "requirements.txt lists no packages"
+    unpinned = [line for line in packages if not re.fullmatch(r"[A-Za-z0-9_.\-\[\],]+==[A-Za-z0-9_.+\-]+", line)]
+    assert unpinned == []
+
+
+def test_requirements_install_the_package_itself() -> None:
+    assert "-e ." in requirement_lines()
+
+
+def test_jupyter_book_is_the_1x_series() -> None:
+    assert "jupyter-book==1.0.4.post1" in requirement_lines()
+
+
+def test_runtime_is_python_311() -> None:
+    assert (ROOT / "runtime.txt").read_text().strip() == "python-3.11"
+
+
+def test_version_is_exposed() -> None:
+    assert re.fullmatch(r"\d+\.\d+\.\d+", mlmtools.__version__)
+
+
+def test_every_public_name_resolves() -> None:
+    for name in mlmtools.__all__:
+        assert getattr(mlmtools, name) is not None, name
