@@ -29,7 +29,6 @@ column of the offending token and a caret under it.
 
 from __future__ import annotations
 
-import keyword
 import math
 import re
 from dataclasses import dataclass, field
@@ -66,11 +65,15 @@ ALLOWED_FUNCTIONS: dict[str, int] = {
     "I": 1,
     "scale": 1,
     "poly": 2,
+    "offset": 1,
 }
 _RESPONSE_ONLY_FUNCTIONS: dict[str, int] = {"cbind": 2}
-_RESERVED = frozenset(keyword.kwlist) | frozenset(
-    {"if", "else", "repeat", "while", "function", "for", "next", "break", "TRUE", "FALSE",
-     "NULL", "Inf", "NaN", "NA", "T", "F"}
+# R's reserved words, and the Python statements that could only mean an attempt at code
+# (other Python keywords, such as ``class``, are ordinary column names here).
+_RESERVED = frozenset(
+    {"if", "else", "repeat", "while", "function", "for", "in", "next", "break", "TRUE",
+     "FALSE", "NULL", "Inf", "NaN", "NA", "lambda", "import", "def", "del", "global",
+     "nonlocal", "yield", "await", "async"}
 )
 
 
@@ -213,12 +216,16 @@ class ParsedFormula:
         The fixed-effects part (all random terms removed, as lme4's ``nobars``).
     random : tuple of RandomSpec
         Random-effects terms in formula order (not yet sorted by number of levels).
+    offsets : tuple of Node
+        Arguments of ``offset(...)`` terms; R adds them to the linear predictor and
+        leaves them out of the design matrix.
     """
 
     text: str
     response: Node | None
     fixed: FixedSpec
     random: tuple[RandomSpec, ...]
+    offsets: tuple[Node, ...] = ()
 
     @property
     def response_label(self) -> str | None:
@@ -246,9 +253,10 @@ def _fail(message: str, text: str, column: int) -> FormulaError:
 
 @dataclass(frozen=True)
 class _Token:
-    kind: str  # "num", "name", "op", "end"
+    kind: str  # "num", "name", "op", "end", or "bad" (refused when the parser reaches it)
     text: str
     column: int
+    reason: str = ""
 
 
 _NUMBER = re.compile(r"(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
@@ -276,7 +284,8 @@ def _tokenize(text: str) -> list[_Token]:
             continue
         number = _NUMBER.match(text, i)
         if number and not (char == "." and number.end() == i + 1):
-            if number.end() < len(text) and (text[number.end()].isalpha() or text[number.end()] == "_"):
+            following = text[number.end():number.end() + 1]
+            if following.isalpha() or following == "_":
                 raise _fail(f"malformed number at column {column}", text, column)
             tokens.append(_Token("num", number.group(0), column))
             i = number.end()
@@ -297,7 +306,12 @@ def _tokenize(text: str) -> list[_Token]:
             i += len(operator)
             continue
         reason = _FORBIDDEN_CHARS.get(char, f"unexpected character {char!r}")
-        raise _fail(f"{reason} (column {column})", text, column)
+        end = i + 1
+        if char in "'\"":
+            closing = text.find(char, i + 1)
+            end = len(text) if closing < 0 else closing + 1
+        tokens.append(_Token("bad", text[i:end], column, f"{reason} (column {column})"))
+        i = end
     tokens.append(_Token("end", "", len(text) + 1))
     return tokens
 
@@ -342,6 +356,8 @@ class _Parser:
 
     def _unexpected(self) -> FormulaError:
         token = self.current
+        if token.kind == "bad":
+            return self._error(token.reason)
         if token.kind == "end":
             return self._error(f"formula ends unexpectedly at column {token.column}")
         if token.text == "|" or token.text == "||":
@@ -382,7 +398,7 @@ class _Parser:
             bar = self._advance()
             if self._at(")") or self.current.kind == "end":
                 raise self._error(f"empty random-effects term: no grouping factor after "
-                                  f"'{bar.text}' at column {bar.column}")
+                                  f"'{bar.text}' at column {bar.column}", bar)
             group = self._sum(allow_bar=False)
             return Bar(left, group, bar.text == "||", bar.column)
         return left
@@ -565,6 +581,7 @@ class _TermExpander:
         self.allow_random = allow_random
         self.variables: dict[str, Node] = {}
         self.random_bars: list[Bar] = []
+        self.offsets: list[Node] = []
 
     def expand(self, node: Node) -> FixedSpec:
         signed: list[tuple[bool, frozenset[str]]] = []
@@ -601,6 +618,11 @@ class _TermExpander:
             self._additive(node.inner, negate, out)
         elif isinstance(node, Num) and node.value in (0.0, 1.0):
             out.append((negate if node.value == 1.0 else not negate, frozenset()))
+        elif isinstance(node, Call) and node.func == "offset":
+            if negate or not self.allow_random:
+                raise _fail(f"offset() at column {node.column} can only be added to the fixed "
+                            "part", self.text, node.column)
+            self.offsets.append(node.args[0])
         else:
             out.extend((negate, term) for term in self._terms(node))
 
@@ -635,6 +657,9 @@ class _TermExpander:
         if isinstance(node, Call) and node.func == "cbind":
             raise _fail(f"cbind() at column {node.column} is only allowed as the response",
                         self.text, node.column)
+        if isinstance(node, Call) and node.func == "offset":
+            raise _fail(f"offset() at column {node.column} cannot be part of an interaction "
+                        "or a product", self.text, node.column)
         label = deparse(node)
         self.variables.setdefault(label, node)
         return [frozenset({label})]
@@ -695,7 +720,10 @@ def _uncorrelated_specs(bar: Bar, group: tuple[str, ...], text: str) -> list[Ran
 
 
 def _group_chains(node: Node, text: str) -> list[tuple[str, ...]]:
-    """Grouping factors of a bar: ``g`` -> [(g,)], ``a:b`` -> [(a, b)], ``a/b`` -> [(b, a), (a,)]."""
+    """Grouping factors of a bar.
+
+    ``g`` -> [(g,)], ``a:b`` -> [(a, b)], ``a/b`` -> [(b, a), (a,)] (lme4's ``expandSlash``).
+    """
     nested = _slash_parts(node, text)
     chains = []
     for depth in range(len(nested), 0, -1):
@@ -745,6 +773,9 @@ def _check_arithmetic(node: Node, text: str) -> None:
         if node.func == "cbind":
             raise _fail(f"cbind() at column {node.column} is only allowed as the whole "
                         "response, cbind(successes, failures)", text, node.column)
+        if node.func == "offset":
+            raise _fail(f"offset() at column {node.column} is only allowed as a term of the "
+                        "fixed part", text, node.column)
         for arg in node.args:
             _check_arithmetic(arg, text)
     elif isinstance(node, Unary):
@@ -796,9 +827,11 @@ def parse_formula(text: str) -> ParsedFormula:
     expander = _TermExpander(text, allow_random=True)
     fixed = expander.expand(rhs)
     _check_variables(fixed, text)
+    for node in expander.offsets:
+        _check_arithmetic(node, text)
     random: list[RandomSpec] = []
     for bar in expander.random_bars:
         for spec in _random_specs(bar, text):
             _check_variables(spec.effects, text)
             random.append(spec)
-    return ParsedFormula(text, response, fixed, tuple(random))
+    return ParsedFormula(text, response, fixed, tuple(random), tuple(expander.offsets))

@@ -37,10 +37,11 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy import special, stats
 
-from mlmtools import modelframe, rformat
+from mlmtools import rformat
 from mlmtools.exceptions import ConvergenceWarning
 from mlmtools.gee_correlation import WorkingCorrelation, make_correlation
 from mlmtools.gee_variance import ClusterPieces, GeeCovariance, geepack_covariance
+from mlmtools.modelframe import ColumnNotFoundError, build_model
 
 FloatArray = NDArray[np.float64]
 
@@ -167,10 +168,7 @@ class _GeeData:
     weights: FloatArray
     offset: FloatArray
     waves: NDArray[np.int64]
-    bounds: tuple[tuple[int, int], ...]
-
-    def cluster(self, bound: tuple[int, int]) -> slice:
-        return slice(*bound)
+    clusters: tuple[slice, ...]
 
 
 def _wave_codes(values: pd.Series) -> NDArray[np.int64]:
@@ -207,8 +205,7 @@ def _beta_step(data: _GeeData, beta: FloatArray, alpha: FloatArray, family: GeeF
     resid = root_w * (data.y - mu) / root_v
     p = data.X.shape[1]
     info, score = np.zeros((p, p)), np.zeros(p)
-    for bound in data.bounds:
-        rows = data.cluster(bound)
+    for rows in data.clusters:
         corr = structure.matrix(alpha, data.waves[rows])
         solved = np.linalg.solve(corr, np.column_stack([grad[rows], resid[rows]]))
         info += grad[rows].T @ solved[:, :p]
@@ -222,8 +219,7 @@ def _alpha_step(data: _GeeData, pearson: FloatArray, scale: float, alpha: FloatA
     if q == 0:
         return np.zeros(0)
     info, score = np.zeros((q, q)), np.zeros(q)
-    for bound in data.bounds:
-        rows = data.cluster(bound)
+    for rows in data.clusters:
         waves = data.waves[rows]
         if len(waves) < 2:
             continue
@@ -275,8 +271,7 @@ def _cluster_pieces(data: _GeeData, beta: FloatArray, family: GeeFamily) -> list
     pearson = (data.y - mu) / np.sqrt(variance)
     slope = family.variance_slope(mu)
     pieces = []
-    for bound in data.bounds:
-        rows = data.cluster(bound)
+    for rows in data.clusters:
         pieces.append(ClusterPieces(
             pearson=pearson[rows], gradient=grad[rows], variance=variance[rows],
             variance_slope=slope[rows], weights=data.weights[rows], waves=data.waves[rows],
@@ -374,7 +369,7 @@ class GeeFit:
     family : GeeFamily
     corstr : str
     converged : bool
-        Whether the loop met geepack's stopping rule within 25 iterations.
+        Whether the loop met geepack's stopping rule within ``maxit`` iterations.
     n_iter : int
         Number of iterations run.
     n_clusters, max_cluster_size : int
@@ -391,8 +386,8 @@ class GeeFit:
         self.corstr = structure.name
         self.converged = estimates.converged
         self.n_iter = estimates.n_iter
-        self.n_clusters = len(data.bounds)
-        self.max_cluster_size = max(stop - start for start, stop in data.bounds)
+        self.n_clusters = len(data.clusters)
+        self.max_cluster_size = max(rows.stop - rows.start for rows in data.clusters)
         self.nobs = len(data.y)
         self._names = list(names)
         self._alpha_names = list(structure.param_names)
@@ -574,6 +569,8 @@ def geeglm(
     weights: str | None = None,
     offset: str | None = None,
     *,
+    epsilon: float = TOLERANCE,
+    maxit: int = MAX_ITERATIONS,
     data_name: str | None = None,
 ) -> GeeFit:
     """Fit a GEE model as R's ``geepack::geeglm`` does.
@@ -596,7 +593,8 @@ def geeglm(
     Parameters
     ----------
     formula : str
-        ``"y ~ x1 + x2"``; a binomial response may be ``cbind(successes, failures)``.
+        ``"y ~ x1 + x2"``; a binomial response may be ``cbind(successes, failures)``, and
+        ``offset(...)`` terms are allowed.
     data : pandas.DataFrame
     id : str
         Column that identifies the clusters.
@@ -609,6 +607,9 @@ def geeglm(
         values (1, 2, ...), not the raw spacing; by default the position within the cluster.
     weights, offset : str, optional
         Columns of prior weights and of an offset on the link scale.
+    epsilon, maxit : float, int
+        geepack's ``geese.control()``: stop when no parameter moves by more than
+        ``epsilon`` in an iteration; give up (with a warning) after ``maxit`` iterations.
     data_name : str, optional
         Name printed for ``data`` in the summary's ``Call:`` line; default
         ``data.attrs["name"]`` if set, else ``"data"``.
@@ -619,8 +620,9 @@ def geeglm(
 
     Raises
     ------
-    KeyError
-        If the ``id`` (or ``waves``) column is not in ``data``.
+    ColumnNotFoundError
+        If the ``id`` (or ``waves``) column, or a column of the formula, is not in
+        ``data`` (a :class:`KeyError`).
     ValueError
         For an unknown ``corstr`` or ``family``, a binomial response outside [0, 1],
         negative Poisson counts, or fewer than two clusters.
@@ -628,7 +630,7 @@ def geeglm(
     Warns
     -----
     ConvergenceWarning
-        If the loop has not converged after 25 iterations.
+        If the loop has not converged after ``maxit`` iterations.
     MissingRowsWarning
         If rows with missing values were dropped.
     """
@@ -636,10 +638,10 @@ def geeglm(
     fam = _get_family(family)
     for role, column in (("id", id), ("waves", waves)):
         if column is not None and column not in data.columns:
-            raise KeyError(f"{role} column {column!r} not found in data")
+            raise ColumnNotFoundError(f"{role} column {column!r} not found in data")
     extra = (id,) if waves is None else (id, waves)
-    mf = modelframe.build_model(formula, data, require_random=False, extra_columns=extra,
-                                weights=weights, offset=offset)
+    mf = build_model(formula, data, require_random=False, extra_columns=extra,
+                     weights=weights, offset=offset, stacklevel=3)
     n = len(mf.y)
     y = np.asarray(mf.y, dtype=float)
     _check_response(y, fam)
@@ -650,20 +652,19 @@ def geeglm(
     order, starts = _cluster_order(ids, wave_codes)
     if len(starts) < 2:
         raise ValueError(f"GEE needs at least two clusters; column {id!r} has a single value")
-    stops = np.r_[starts[1:], n]
-    bounds = tuple((int(a), int(b)) for a, b in zip(starts, stops))
+    clusters = tuple(slice(int(a), int(b)) for a, b in zip(starts, np.r_[starts[1:], n]))
     if wave_codes is None:
-        sorted_waves = np.concatenate([np.arange(1, b - a + 1) for a, b in bounds]).astype(np.int64)
+        sorted_waves = np.concatenate([np.arange(1, rows.stop - rows.start + 1) for rows in clusters])
     else:
         sorted_waves = wave_codes[order]
     gee_data = _GeeData(y=y[order], X=np.asarray(mf.X, dtype=float)[order], weights=w[order],
-                        offset=o[order], waves=sorted_waves, bounds=bounds)
-    structure.setup([sorted_waves[a:b] for a, b in bounds])
+                        offset=o[order], waves=sorted_waves.astype(np.int64), clusters=clusters)
+    structure.setup([gee_data.waves[rows] for rows in clusters])
 
-    estimates = _estimate(gee_data, fam, structure)
+    estimates = _estimate(gee_data, fam, structure, tol=epsilon, maxit=maxit)
     if not estimates.converged:
         warnings.warn(
-            f"geeglm did not converge in {MAX_ITERATIONS} iterations (largest step above {TOLERANCE})",
+            f"geeglm did not converge in {maxit} iterations (a parameter still moved by more than {epsilon})",
             ConvergenceWarning, stacklevel=2,
         )
     covariance = geepack_covariance(_cluster_pieces(gee_data, estimates.beta, fam),

@@ -229,6 +229,8 @@ class LmerResult(MixedModelResult):
         super().__init__(frame, problem, optinfo, self._solution.beta, self._solution.b,
                          data_name)
         self._satterthwaite = None
+        self.weights_label: str | None = None
+        self.offset_label: str | None = None
 
     # -- likelihood --------------------------------------------------------------------
     @property
@@ -358,9 +360,39 @@ class LmerResult(MixedModelResult):
             Levels not seen in the fit contribute 0 when True; otherwise they raise
             ValueError.
         """
-        from mlmtools.lmer_predict import predict_lmer
+        if re_form not in (None, "~0", "~ 0", "NA"):
+            raise ValueError(f"re_form must be None (all random effects) or '~0'/'NA' (none), "
+                             f"got {re_form!r}")
+        include_random = re_form is None
+        frame = self._frame
+        if newdata is None:
+            values = self._linear_predictor(include_random)
+            return pd.Series(values, index=frame.row_index, name="predicted")
+        if not isinstance(newdata, pd.DataFrame):
+            raise TypeError(f"newdata must be a pandas DataFrame, got {type(newdata).__name__}")
+        eta = frame.fixed_matrix(newdata) @ self._beta
+        formula_offset = frame.formula_offset(newdata)
+        if formula_offset is not None:
+            eta = eta + formula_offset
+        if include_random:
+            eta = eta + self._random_part(newdata, allow_new_levels)
+        return pd.Series(eta, index=newdata.index, name="predicted")
 
-        return predict_lmer(self, newdata, re_form, allow_new_levels)
+    def _random_part(self, newdata: pd.DataFrame, allow_new_levels: bool) -> np.ndarray:
+        """:math:`Z_{new}\\hat b`, with unseen levels contributing 0 when allowed."""
+        total = np.zeros(len(newdata))
+        matrices = self._frame.random_matrices(newdata)
+        for t, (codes, Xi) in zip(self._problem.terms, matrices):
+            unseen = codes < 0
+            if unseen.any() and not allow_new_levels:
+                raise ValueError(
+                    f"newdata has levels of {t.group!r} not seen when fitting (rows "
+                    f"{list(newdata.index[unseen][:5])}); pass allow_new_levels=True to predict "
+                    "them at the population level")
+            effects = self._b[t.b_slice].reshape(t.n_levels, t.k)
+            contribution = np.einsum("ij,ij->i", Xi, effects[np.where(unseen, 0, codes)])
+            total += np.where(unseen, 0.0, contribution)
+        return total
 
     # -- inference ---------------------------------------------------------------------
     def satterthwaite(self):
@@ -411,7 +443,7 @@ class LmerResult(MixedModelResult):
 
 def fit_frame(frame: ModelFrame, REML: bool = True, *, data_name: str = "data",
               start: np.ndarray | None = None, optimizer: str | None = None,
-              stacklevel: int = 2) -> LmerResult:
+              stacklevel: int = 1) -> LmerResult:
     """Fit a linear mixed model to a prepared :class:`ModelFrame`.
 
     Minimises the profiled deviance :math:`d(\\theta)` (REML criterion when ``REML``)
@@ -483,6 +515,9 @@ def lmer(formula: str, data: pd.DataFrame, REML: bool = True, weights: Any = Non
         raise TypeError(f"REML must be True or False, got {REML!r}")
     from mlmtools.modelframe import build_model
 
-    frame = build_model(formula, data, weights=weights, offset=offset)
-    return fit_frame(frame, bool(REML), data_name=data_name, start=start, optimizer=optimizer,
-                     stacklevel=2)
+    frame = build_model(formula, data, weights=weights, offset=offset, stacklevel=3)
+    fit = fit_frame(frame, bool(REML), data_name=data_name, start=start, optimizer=optimizer,
+                    stacklevel=2)
+    fit.weights_label = weights if isinstance(weights, str) else None
+    fit.offset_label = offset if isinstance(offset, str) else None
+    return fit

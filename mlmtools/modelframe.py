@@ -107,7 +107,8 @@ class ModelFrame:
     weights : numpy.ndarray or None
         Prior weights, shape ``(n,)`` (trials times prior weights for a ``cbind`` response).
     offset : numpy.ndarray or None
-        Offset, shape ``(n,)``.
+        Offset, shape ``(n,)``: the ``offset=`` argument plus any ``offset(...)`` terms of
+        the formula.
     row_index : pandas.Index
         Index labels of the rows of the caller's data that were kept.
     n_dropped : int
@@ -183,6 +184,20 @@ class ModelFrame:
         matrix, names = _design_matrix(spec, evaluator)
         keep = [i for i, name in enumerate(names) if name not in self.dropped_columns]
         return matrix[:, keep]
+
+    def formula_offset(self, newdata: pd.DataFrame) -> np.ndarray | None:
+        """The sum of the formula's ``offset(...)`` terms for new rows (None if it has none).
+
+        An offset given through the ``offset=`` argument of :func:`build_model` is not part
+        of the formula and is not included (lme4's ``predict`` ignores it too).
+        """
+        offsets = self._parsed().offsets
+        if not offsets:
+            return None
+        _require_columns(newdata, [name for node in offsets for name in _names_in(node)],
+                         "an offset() term")
+        evaluator = _Evaluator(newdata, self.encodings, learning=False)
+        return np.sum([evaluator.numeric(node) for node in offsets], axis=0)
 
     def random_matrices(self, newdata: pd.DataFrame) -> list[tuple[np.ndarray, np.ndarray]]:
         """Per random-effects term, the level codes and the term's model matrix for new rows.
@@ -798,8 +813,10 @@ def build_model(
 
     response_columns = _names_in(parsed.response)
     fixed_columns = _spec_columns(parsed.fixed)
+    offset_columns = [name for node in parsed.offsets for name in _names_in(node)]
     _require_columns(data, response_columns, f"the response {parsed.response_label}")
     _require_columns(data, fixed_columns, "the fixed part")
+    _require_columns(data, offset_columns, "an offset() term")
     random_columns: list[str] = []
     for spec in parsed.random:
         slope_columns = _spec_columns(spec.effects)
@@ -808,8 +825,8 @@ def build_model(
         random_columns += slope_columns + list(spec.group)
     _require_columns(data, list(extra_columns), "extra_columns")
 
-    used = list(dict.fromkeys(response_columns + fixed_columns + random_columns
-                              + list(extra_columns)))
+    used = list(dict.fromkeys(response_columns + fixed_columns + offset_columns
+                              + random_columns + list(extra_columns)))
     checked: dict[str, Any] = {name: data[name].to_numpy() for name in used}
     weight_values = offset_values = None
     if weights is not None:
@@ -857,8 +874,11 @@ def build_model(
     if prior is not None and ((prior < 0).any() or not np.isfinite(prior).all()):
         raise ValueError("weights must be finite and non-negative")
     offset_kept = None if offset_values is None else offset_values[keep]
+    for node in parsed.offsets:
+        term = evaluator.numeric(node)
+        offset_kept = term if offset_kept is None else offset_kept + term
     if offset_kept is not None and not np.isfinite(offset_kept).all():
-        raise ValueError("offset has infinite values")
+        raise ValueError("offset has infinite or undefined values")
     if trials is not None:
         prior = trials if prior is None else trials * prior
 

@@ -154,23 +154,27 @@ def new_figure(title: str, xlabel: str, ylabel: str,
 def new_panels(titles: Sequence[str], xlabel: str, ylabel: str, *,
                suptitle: str | None = None, sharex: bool = True, sharey: bool = True,
                figsize: tuple[float, float] | None = None) -> tuple[Figure, list[Axes]]:
-    """Create a row of panels, one per title, that share their axis labels.
+    """Create a row of panels, one per title, with their axis labels set.
+
+    The row keeps the width of a one-panel figure, so text is as large as in every other
+    figure of the book, on a wide page or on a phone.
 
     Parameters
     ----------
     titles
         One title per panel, left to right.
     xlabel, ylabel
-        Axis labels written on every panel (a reader of one panel alone still
-        knows what the axes mean).
+        Axis labels. Every panel gets ``xlabel``. With a shared vertical scale only the
+        leftmost panel gets ``ylabel`` (the others show neither tick labels nor label);
+        otherwise every panel gets it.
     suptitle
         Optional title of the whole figure.
     sharex, sharey
         Whether the panels share their horizontal and vertical scales, so they can be
         compared by eye.
     figsize
-        Width and height in inches; by default :data:`FIGURE_SIZE` widened by 60%
-        for each panel after the first.
+        Width and height in inches; by default the current ``figure.figsize``
+        (:data:`FIGURE_SIZE` once :func:`use_course_style` has run).
 
     Returns
     -------
@@ -184,14 +188,13 @@ def new_panels(titles: Sequence[str], xlabel: str, ylabel: str, *,
     """
     if len(titles) == 0:
         raise ValueError("new_panels needs at least one panel title")
-    if figsize is None:
-        width, height = FIGURE_SIZE
-        figsize = (width * (1 + 0.6 * (len(titles) - 1)), height)
     fig, axes = plt.subplots(1, len(titles), figsize=figsize, sharex=sharex, sharey=sharey,
                              squeeze=False)
     panels = list(axes[0])
-    for ax, title in zip(panels, titles):
+    for position, (ax, title) in enumerate(zip(panels, titles)):
         label_axes(ax, title, xlabel, ylabel)
+        if sharey and position > 0:
+            ax.set_ylabel("")
     if suptitle is not None:
         fig.suptitle(suptitle)
     return fig, panels

@@ -6,7 +6,8 @@ One module owns every rule the course needs to turn a double into the text R sho
 * one number or a vector: :func:`format_number` (``cat``), :func:`format_vector` (``format``),
   :func:`format_pval` (``format.pval``);
 * tables: :func:`print_coefmat` (``printCoefmat``), :func:`print_anova` (``print.anova``),
-  :func:`print_dataframe` (``print.data.frame``);
+  :func:`print_dataframe` (``print.data.frame``), :func:`print_char_matrix` (``print`` of a
+  character matrix);
 * vectors: :func:`print_named_vector`, :func:`print_vector` (``print.default``) and
   :func:`print_quantiles` (lme4's "Scaled residuals" block).
 
@@ -25,7 +26,7 @@ final newline. Column and row indices are 0-based.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from fractions import Fraction
 
 import numpy as np
@@ -42,15 +43,17 @@ _SIGNIF_SYMBOLS = ("***", "**", "*", ".", " ")
 
 def _as_numeric(x: object) -> tuple[np.ndarray, bool]:
     """Values as a flat float array (NaN where missing) and whether they are integers."""
-    if isinstance(x, (pd.Series, pd.Index)):
-        series = pd.Series(x.to_numpy(dtype=object))
-    else:
-        series = pd.Series(np.ravel(np.asarray(x, dtype=object)))
-    if series.empty:
-        return np.array([], dtype=float), False
-    numeric = pd.to_numeric(series.replace({None: np.nan}).infer_objects())
-    is_integer = pd.api.types.is_integer_dtype(numeric.dtype)
+    raw = x.to_numpy(dtype=object) if isinstance(x, (pd.Series, pd.Index)) else np.asarray(x, dtype=object)
+    numeric = pd.to_numeric(pd.Series(np.ravel(raw), dtype=object))
+    is_integer = numeric.size > 0 and pd.api.types.is_integer_dtype(numeric.dtype)
     return numeric.to_numpy(dtype=float, na_value=np.nan), bool(is_integer)
+
+
+def _elementwise(rule: Callable[[float, int], float], x: object, digits: int) -> float | np.ndarray:
+    """Apply a scalar rounding rule to a scalar or an array, keeping the shape."""
+    values = np.asarray(x, dtype=float)
+    rounded = np.array([rule(float(v), digits) for v in values.ravel()], dtype=float)
+    return float(rounded[0]) if values.ndim == 0 else rounded.reshape(values.shape)
 
 
 def _pow_di(x: float, n: int) -> float:
@@ -99,51 +102,27 @@ def round_r(x: float | Sequence[float] | np.ndarray, digits: float = 0) -> float
     to ``x`` wins; an exact tie goes to the even last digit. So ``round_r(0.15, 1)`` is
     0.1 (the double 0.15 lies below 0.15) and ``round_r(2.5)`` is 2.
 
-    Parameters
-    ----------
-    x : float or array_like
-        Values; NaN and infinities pass through.
-    digits : float
-        Decimal places, itself rounded half up to an integer as R does; negative values
-        round to tens, hundreds, ...
-
-    Returns
-    -------
-    float or numpy.ndarray
-        A float for scalar input, else an array of ``x``'s shape.
+    ``digits`` is itself rounded half up to an integer, as R does; negative values round to
+    tens, hundreds, ... NaN and infinities pass through. Returns a float for scalar input,
+    else an array of ``x``'s shape.
     """
-    values = np.asarray(x, dtype=float)
-    places = math.floor(digits + 0.5)
-    rounded = np.array([_round_one(float(v), places) for v in values.ravel()])
-    return float(rounded[0]) if values.ndim == 0 else rounded.reshape(values.shape)
+    return _elementwise(_round_one, x, math.floor(digits + 0.5))
 
 
 def _signif_one(x: float, digits: int) -> float:
-    if math.isnan(x) or math.isinf(x) or x == 0.0:
-        return x
-    if digits > 22:
+    if math.isnan(x) or math.isinf(x) or x == 0.0 or digits > 22:
         return x
     dig = max(1, digits)
-    sign = -1.0 if x < 0 else 1.0
-    x = abs(x)
-    l10 = math.log10(x)
+    l10 = math.log10(abs(x))
+    if abs(l10) >= 306:  # R rescales twice here; a correctly rounded decimal is as good
+        return float(f"{x:.{dig - 1}e}")
     e10 = dig - 1 - math.floor(l10)
-    max10e = 308
-    if abs(l10) < max10e - 2:
-        p10 = 1.0
-        if e10 > max10e:
-            p10, e10 = _pow_di(10.0, e10 - max10e), max10e
-        if e10 > 0:
-            pow10 = _pow_di(10.0, e10)
-            return sign * (float(np.rint((x * pow10) * p10)) / pow10) / p10
-        pow10 = _pow_di(10.0, -e10)
-        return sign * float(np.rint(x / pow10)) * pow10
-    do_round = max10e - l10 >= _pow_di(10.0, -dig)
-    e2 = dig + (1 if e10 > 0 else 6)
-    big = _pow_di(10.0, e2)
-    pow10 = _pow_di(10.0, e10 - e2)
-    scaled = x * big * pow10 + (0.5 if do_round else 0.0)
-    return sign * (math.floor(scaled) / pow10) / big
+    if e10 > 0:  # scale up by an exact power of ten (in two steps below 1e-308)
+        extra = _pow_di(10.0, e10 - 308) if e10 > 308 else 1.0
+        pow10 = _pow_di(10.0, min(e10, 308))
+        return float(np.rint(x * pow10 * extra)) / pow10 / extra
+    pow10 = _pow_di(10.0, -e10)
+    return float(np.rint(x / pow10)) * pow10
 
 
 def signif(x: float | Sequence[float] | np.ndarray, digits: int = 6) -> float | np.ndarray:
@@ -152,17 +131,10 @@ def signif(x: float | Sequence[float] | np.ndarray, digits: int = 6) -> float | 
     .. math:: \\operatorname{signif}(x, d) = 10^{-e}\\,\\operatorname{rint}(10^{e} x),
               \\qquad e = d - 1 - \\lfloor \\log_{10}|x| \\rfloor,
 
-    computed so that the power of ten is an exact double whenever possible. ``digits`` below
-    1 count as 1.
-
-    Returns
-    -------
-    float or numpy.ndarray
-        A float for scalar input, else an array of ``x``'s shape.
+    with the power of ten an exact double whenever possible; ``digits`` below 1 count as 1.
+    Returns a float for scalar input, else an array of ``x``'s shape.
     """
-    values = np.asarray(x, dtype=float)
-    rounded = np.array([_signif_one(float(v), int(digits)) for v in values.ravel()])
-    return float(rounded[0]) if values.ndim == 0 else rounded.reshape(values.shape)
+    return _elementwise(_signif_one, x, int(digits))
 
 
 def zapsmall(x: Sequence[float] | np.ndarray, digits: int = 7) -> np.ndarray:
@@ -280,22 +252,9 @@ def format_vector(
     its width is at most the width of scientific notation with :math:`\\max_i s_i` digits
     (R's ``scipen = 0``). All strings are right-justified to a common width.
 
-    Parameters
-    ----------
-    x : array_like
-        Numbers; missing values print as ``na_string``. Integer input is printed as
-        integers (R's ``formatInteger``).
-    digits : int
-        Significant digits each value must keep (R's ``digits``, 1 to 22).
-    nsmall : int
-        Minimum number of decimals in fixed notation.
-    na_string : str
-        Text for missing values.
-
-    Returns
-    -------
-    list of str
-        One string per value, all of the same width.
+    Integer input prints as integers (R's ``formatInteger``); ``nsmall`` is the minimum
+    number of decimals in fixed notation; missing values print as ``na_string``.
+    Returns one string per value, all of one width.
     """
     if not 1 <= digits <= 22:
         raise ValueError(f"digits must be between 1 and 22 (R's limits), got {digits}")
@@ -326,12 +285,7 @@ def format_pval(
     each group by :func:`format_vector` with ``digits``; values below ``eps`` print as
     ``"<"`` followed by ``eps`` to :math:`\\max(1, d - 2)` digits, joined by a space unless
     that is one digit and every other entry is at most 6 characters wide (``"<2e-16"``
-    alone, ``"< 2e-16"`` next to ``"3.26e-06"``).
-
-    Returns
-    -------
-    list of str
-        One string per p-value (not padded to a common width).
+    alone, ``"< 2e-16"`` next to ``"3.26e-06"``). The strings are not padded.
     """
     values, _ = _as_numeric(pv)
     missing = np.isnan(values)
@@ -362,30 +316,40 @@ def format_pval(
     return [str(t) for t in result]
 
 
-def _layout_matrix(
-    cells: np.ndarray, row_names: Sequence[str], col_names: Sequence[str], width: int = PRINT_WIDTH
+def print_char_matrix(
+    cells: Sequence[Sequence[str]] | np.ndarray,
+    col_names: Sequence[str],
+    row_names: Sequence[str] | None = None,
+    right: bool = True,
+    width: int = PRINT_WIDTH,
 ) -> str:
-    """R's ``print.default`` of a character matrix (``quote = FALSE, right = TRUE``):
-    row names left-justified, columns right-justified under their names, one space
-    between columns, column blocks wrapped so each line stays below ``width``."""
-    n_rows, n_cols = cells.shape
-    label_width = max((len(r) for r in row_names), default=0)
-    col_widths = [max([len(col_names[j])] + [len(c) for c in cells[:, j]]) for j in range(n_cols)]
+    """Lay out a matrix of strings as R's ``print(m, quote = FALSE, right = right)``.
+
+    Row names are left-justified; each column takes the width
+    :math:`w_j = \\max(\\text{name}_j, \\text{cells}_j)` and is preceded by one space; cells and
+    names are right-justified (``right=True``) or left-justified. When a line would reach
+    ``width`` characters, the columns are split into blocks printed one below the other.
+    lme4's random-effects table is this layout with ``right=False`` and empty row names.
+    """
+    grid = np.asarray(cells, dtype=object)
+    if grid.ndim != 2 or grid.shape[1] != len(col_names):
+        raise ValueError(f"cells must be a matrix with {len(col_names)} columns, one per name")
+    labels = [""] * grid.shape[0] if row_names is None else [str(r) for r in row_names]
+    label_width = max((len(r) for r in labels), default=0)
+    widths = [max([len(col_names[j])] + [len(c) for c in grid[:, j]]) for j in range(grid.shape[1])]
+
+    def justify(text: str, j: int) -> str:
+        return " " + (text.rjust(widths[j]) if right else text.ljust(widths[j]))
+
     lines: list[str] = []
     start = 0
-    while start < n_cols:
-        stop, used = start, label_width
-        while True:
-            used += col_widths[stop] + 1
-            stop += 1
-            if not (stop < n_cols and used + col_widths[stop] + 1 < width):
-                break
-        block = range(start, stop)
-        lines.append(" " * label_width + "".join(" " + col_names[j].rjust(col_widths[j]) for j in block))
-        for i in range(n_rows):
-            lines.append(
-                row_names[i].ljust(label_width) + "".join(" " + cells[i, j].rjust(col_widths[j]) for j in block)
-            )
+    while start < grid.shape[1]:
+        stop, used = start + 1, label_width + widths[start] + 1
+        while stop < grid.shape[1] and used + widths[stop] + 1 < width:
+            used, stop = used + widths[stop] + 1, stop + 1
+        lines.append(" " * label_width + "".join(justify(col_names[j], j) for j in range(start, stop)))
+        for i, label in enumerate(labels):
+            lines.append(label.ljust(label_width) + "".join(justify(grid[i, j], j) for j in range(start, stop)))
         start = stop
     return "\n".join(lines)
 
@@ -429,27 +393,17 @@ def print_coefmat(
     Parameters
     ----------
     table : pandas.DataFrame
-        Numeric table; row index = row names, columns = R's column names.
+        Numeric table; the index holds the row names, the columns R's column names.
     digits : int
-        R's ``digits`` (``max(3, getOption("digits") - 2)``; lmerTest and geepack use 4).
-    signif_stars, signif_legend : bool
-        Add the stars column and (default: when stars are shown) the legend.
-    dig_tst : int, optional
-        Decimals of the test statistics.
+        R's ``digits`` (default ``max(3, getOption("digits") - 2)``; lmerTest and geepack
+        print with 4).
+    signif_stars, signif_legend, dig_tst, eps_pvalue, na_print
+        As in R; the legend defaults to ``signif_stars``.
     cs_ind, tst_ind, zap_ind : sequence of int, optional
-        0-based column indices as in R (``cs_ind=()`` means none).
+        0-based column indices (``cs_ind=()`` means none).
     p_values, has_pvalue : bool, optional
-        Whether the last column holds p-values (default: 4+ columns and the last name
-        starts with ``"Pr("`` or ``"p-v"``) and whether to print them.
-    eps_pvalue : float
-        P-values below it print as ``"< eps"``.
-    na_print : str
-        Text for missing cells.
-
-    Returns
-    -------
-    str
-        The printed table (and legend), without a final newline.
+        Whether to print p-values, and whether the last column holds them (default: 4 or
+        more columns and a last name starting with ``"Pr("`` or ``"p-v"``).
     """
     names = [str(c) for c in table.columns]
     n_cols = len(names)
@@ -515,7 +469,7 @@ def print_coefmat(
                 code_width = max(len(c) for c in codes)
                 cells = np.column_stack([cells, np.array([c.ljust(code_width) for c in codes], dtype=object)])
                 names = [*names, ""]
-    text = _layout_matrix(cells, row_names, names)
+    text = print_char_matrix(cells, names, row_names)
     legend = signif_stars if signif_legend is None else signif_legend
     if show_stars and legend:
         text += "\n---\nSignif. codes:  " + SIGNIF_LEGEND
@@ -532,16 +486,8 @@ def print_anova(
     ``"Cp"`` or ``"Chisq"`` are test statistics; the other columns, except those ending in
     ``"Df"``, are zapped (:func:`zapsmall` with ``digits``); missing cells print empty.
 
-    Parameters
-    ----------
-    table : pandas.DataFrame
-        The ANOVA table with R's column names.
-    digits : int
-        R's ``max(getOption("digits") - 2, 3)``.
-    signif_stars : bool
-        Add significance stars and the legend.
-    heading : sequence of str
-        Lines printed above the table (R's ``attr(x, "heading")``).
+    ``digits`` defaults to R's ``max(getOption("digits") - 2, 3)``; ``heading`` holds the
+    lines printed above the table (R's ``attr(x, "heading")``).
     """
     names = [str(c) for c in table.columns]
     n_cols = len(names)
@@ -574,27 +520,36 @@ def print_dataframe(df: pd.DataFrame, digits: int = 7) -> str:
             cells[:, j] = format_vector(column, digits)
         else:
             cells[:, j] = ["<NA>" if pd.isna(v) else str(v) for v in column]
-    return _layout_matrix(cells, [str(r) for r in df.index], [str(c) for c in df.columns])
+    return print_char_matrix(cells, [str(c) for c in df.columns], [str(r) for r in df.index])
 
 
 def print_named_vector(
-    values: Sequence[float] | np.ndarray, names: Sequence[str], digits: int = 7, width: int = PRINT_WIDTH
+    values: Sequence[float] | np.ndarray | pd.Series,
+    names: Sequence[str] | None = None,
+    digits: int = 7,
+    width: int = PRINT_WIDTH,
 ) -> str:
     """Print a named numeric vector as R's ``print(x, digits = digits)``.
 
     Values share one :func:`format_vector` layout; every field has the width
     :math:`w = \\max(\\text{value width}, \\text{longest name})`, names right-justified above
     values, each field followed by one space; :math:`\\lfloor 80/(w+1) \\rfloor` fields a line.
+    ``names`` defaults to the index of a :class:`pandas.Series`.
     """
+    if names is None:
+        if not isinstance(values, pd.Series):
+            raise ValueError("names are required unless values is a pandas Series")
+        names = values.index
+    names = [str(n) for n in names]
     texts = format_vector(values, digits)
     if len(texts) != len(names):
         raise ValueError(f"{len(texts)} values but {len(names)} names")
-    field = max([len(t) for t in texts] + [len(str(n)) for n in names])
+    field = max([len(t) for t in texts] + [len(n) for n in names])
     per_line = max(1, width // (field + 1))
     lines = []
     for start in range(0, len(texts), per_line):
         chunk = slice(start, start + per_line)
-        lines.append("".join(str(n).rjust(field) + " " for n in names[chunk]))
+        lines.append("".join(n.rjust(field) + " " for n in names[chunk]))
         lines.append("".join(t.rjust(field) + " " for t in texts[chunk]))
     return "\n".join(lines)
 

@@ -97,15 +97,23 @@ def test_empty_labels_are_refused(empty_role):
         new_figure(**texts)
 
 
-def test_new_panels_labels_every_panel_and_shares_scales():
+def test_new_panels_labels_the_panels_and_shares_scales():
     use_course_style()
     fig, axes = new_panels(["Left", "Right"], "x", "y", suptitle="Both")
     assert [ax.get_title() for ax in axes] == ["Left", "Right"]
-    assert all(ax.get_xlabel() == "x" and ax.get_ylabel() == "y" for ax in axes)
+    assert [ax.get_xlabel() for ax in axes] == ["x", "x"]
+    assert [ax.get_ylabel() for ax in axes] == ["y", ""]
     assert fig.get_suptitle() == "Both"
     axes[0].set_ylim(-3, 7)
     assert axes[1].get_ylim() == (-3, 7)
-    assert fig.get_size_inches()[0] > FIGURE_SIZE[0]
+    assert tuple(fig.get_size_inches()) == pytest.approx(FIGURE_SIZE)
+
+
+def test_new_panels_with_separate_scales_label_every_vertical_axis():
+    _, axes = new_panels(["A", "B", "C"], "x", "y", sharey=False)
+    assert [ax.get_ylabel() for ax in axes] == ["y", "y", "y"]
+    axes[0].set_ylim(-3, 7)
+    assert axes[1].get_ylim() != (-3, 7)
 
 
 def test_new_panels_needs_a_title():
