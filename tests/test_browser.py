@@ -73,8 +73,9 @@ async () => {
 
 AXE_JS = """
 async () => {
-  const result = await axe.run(
-    {include: [['article']], exclude: [['pre'], ['.highlight'], ['.cell_output'], ['mjx-container']]},
+  const exclude = [['pre'], ['.highlight'], ['.cell_output'], ['mjx-container']];
+  const context = document.querySelector('article') ? {include: [['article']], exclude} : {exclude};
+  const result = await axe.run(context,
     {runOnly: {type: 'rule', values: ['color-contrast', 'image-alt']}});
   return result.violations.map(v => ({
     rule: v.id, nodes: v.nodes.map(n => n.target.join(' ') + ': ' + n.failureSummary.split('\\n').slice(1).join(' '))}));

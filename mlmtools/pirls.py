@@ -1,0 +1,374 @@
+"""Penalized iteratively reweighted least squares (PIRLS) and the Laplace deviance.
+
+The engine of :func:`mlmtools.glmer.glmer` (lme4's ``pwrssUpdate`` and
+``glmResp::Laplace``).  With :math:`b = \\Lambda_\\theta u` (the parameterization of
+:mod:`mlmtools.deviance`), linear predictor :math:`\\eta = X\\beta + Z\\Lambda_\\theta u + o` and
+mean :math:`\\mu = g^{-1}(\\eta)`, PIRLS finds the conditional mode
+
+.. math::
+    \\tilde u = \\arg\\min_u\\ \\sum_i d_i(y_i, \\mu_i(u)) + \\lVert u\\rVert^2
+
+(and, for lme4's first stage, :math:`\\hat\\beta` jointly with :math:`u`) by repeatedly solving
+the penalized weighted least-squares problem with working weights
+:math:`W = w\\,(d\\mu/d\\eta)^2 / V(\\mu)` and working response
+:math:`z = \\eta - o + (y - \\mu)/(d\\mu/d\\eta)`, halving steps that increase the penalized
+deviance.  The Laplace approximation to the deviance is then
+
+.. math::
+    d_L(\\theta, \\beta) = -2\\sum_i \\log p(y_i\\mid\\mu_i) + \\lVert\\tilde u\\rVert^2 + \\log|L|^2,
+    \\qquad L L^\\top = \\Lambda^\\top Z^\\top W Z\\Lambda + I,
+
+with :math:`L` factored at the working weights of the last iteration, as lme4 does.
+
+A single scalar term ``(1 | g)`` makes :math:`L` diagonal and is handled without any matrix;
+other designs use a dense Cholesky factor of the :math:`q \\times q` system.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.linalg import cho_solve, cholesky
+
+from mlmtools.deviance import TermLayout
+from mlmtools.families import Family
+
+PIRLS_TOL = 1e-12
+PIRLS_MAXIT = 100
+MAX_HALVINGS = 20
+
+
+class PirlsError(RuntimeError):
+    """PIRLS failed: step halving could not reduce the penalized deviance, or no convergence."""
+
+
+@dataclass(frozen=True)
+class GlmmData:
+    """The arrays of a generalized linear mixed model, fixed for the whole fit.
+
+    Attributes
+    ----------
+    y : numpy.ndarray
+        Response (a proportion for binomial data given as counts).
+    X : numpy.ndarray
+        Fixed-effects design, shape ``(n, p)``.
+    Z : scipy.sparse.csr_matrix
+        Random-effects design, shape ``(n, q)``, columns ordered as in :mod:`mlmtools.deviance`.
+    terms : tuple of TermLayout
+        Where each term sits in theta and u.
+    weights : numpy.ndarray
+        Prior weights (trials for binomial counts).
+    offset : numpy.ndarray
+    family : Family
+    trials : numpy.ndarray or None
+        Binomial denominators when the response was ``cbind(successes, failures)``.
+    """
+
+    y: np.ndarray
+    X: np.ndarray
+    Z: sp.csr_matrix
+    terms: tuple[TermLayout, ...]
+    weights: np.ndarray
+    offset: np.ndarray
+    family: Family
+    trials: np.ndarray | None = None
+
+    @property
+    def n(self) -> int:
+        return int(self.y.shape[0])
+
+    @property
+    def p(self) -> int:
+        return int(self.X.shape[1])
+
+    @property
+    def q(self) -> int:
+        return int(self.Z.shape[1])
+
+    @property
+    def single_scalar(self) -> bool:
+        """True for exactly one random-effects term with one column (e.g. ``(1 | g)``)."""
+        return len(self.terms) == 1 and self.terms[0].k == 1
+
+    def scalar_term(self) -> tuple[np.ndarray, np.ndarray]:
+        """For a single scalar term: each row's level code and its Z entry."""
+        coo = self.Z.tocoo()
+        codes = np.zeros(self.n, dtype=int)
+        values = np.zeros(self.n)
+        codes[coo.row] = coo.col
+        values[coo.row] = coo.data
+        return codes, values
+
+
+# -- Z Lambda and the factor of Lambda' Z' W Z Lambda + I -----------------------------------
+
+
+class _DiagonalFactor:
+    """:math:`A = \\mathrm{diag}(a)`: the system of a single scalar term."""
+
+    def __init__(self, diagonal: np.ndarray):
+        self.diagonal = diagonal
+
+    def solve(self, rhs: np.ndarray) -> np.ndarray:
+        return rhs / (self.diagonal if rhs.ndim == 1 else self.diagonal[:, None])
+
+    @property
+    def log_det(self) -> float:
+        return float(np.sum(np.log(self.diagonal)))
+
+    @property
+    def l_diagonal(self) -> np.ndarray:
+        return np.sqrt(self.diagonal)
+
+    def inverse(self) -> np.ndarray:
+        return np.diag(1.0 / self.diagonal)
+
+
+class _DenseFactor:
+    """Dense Cholesky factor of :math:`A = \\Lambda^\\top Z^\\top W Z\\Lambda + I`."""
+
+    def __init__(self, A: np.ndarray):
+        self.L = cholesky(A, lower=True, check_finite=False)
+
+    def solve(self, rhs: np.ndarray) -> np.ndarray:
+        return cho_solve((self.L, True), rhs, check_finite=False)
+
+    @property
+    def log_det(self) -> float:
+        return 2.0 * float(np.sum(np.log(np.diag(self.L))))
+
+    @property
+    def l_diagonal(self) -> np.ndarray:
+        return np.diag(self.L).copy()
+
+    def inverse(self) -> np.ndarray:
+        return self.solve(np.eye(self.L.shape[0]))
+
+
+class _ScalarZLambda:
+    """:math:`Z\\Lambda_\\theta` for one scalar term: row i has the single entry
+    :math:`\\theta z_i` in the column of its level."""
+
+    def __init__(self, codes: np.ndarray, z: np.ndarray, theta: float, n_levels: int):
+        self.codes = codes
+        self.values = theta * z
+        self.n_levels = n_levels
+
+    def times(self, u: np.ndarray) -> np.ndarray:
+        return self.values * u[self.codes]
+
+    def t_times(self, v: np.ndarray) -> np.ndarray:
+        if v.ndim == 1:
+            return np.bincount(self.codes, self.values * v, minlength=self.n_levels)
+        return np.column_stack([np.bincount(self.codes, self.values * v[:, j], minlength=self.n_levels)
+                                for j in range(v.shape[1])])
+
+    def factor(self, w: np.ndarray) -> _DiagonalFactor:
+        return _DiagonalFactor(np.bincount(self.codes, w * self.values**2, minlength=self.n_levels) + 1.0)
+
+
+class _SparseZLambda:
+    """:math:`Z\\Lambda_\\theta` as a sparse matrix (any number and shape of terms)."""
+
+    def __init__(self, Z: sp.csr_matrix, Lambda: sp.spmatrix):
+        self.M = (Z @ Lambda).tocsr()
+        self.Mt = self.M.T.tocsr()
+
+    def times(self, u: np.ndarray) -> np.ndarray:
+        return self.M @ u
+
+    def t_times(self, v: np.ndarray) -> np.ndarray:
+        return np.asarray(self.Mt @ v)
+
+    def factor(self, w: np.ndarray) -> _DenseFactor:
+        A = (self.Mt @ sp.diags(w) @ self.M).toarray()
+        A[np.diag_indices_from(A)] += 1.0
+        return _DenseFactor(A)
+
+
+def lambda_matrix(terms: tuple[TermLayout, ...], theta: np.ndarray) -> sp.csr_matrix:
+    """:math:`\\Lambda_\\theta`: block diagonal, one copy of the template :math:`T_i` per level."""
+    blocks = [sp.kron(sp.identity(t.n_levels), sp.csr_matrix(t.template(theta))) for t in terms]
+    return sp.block_diag(blocks, format="csr")
+
+
+def z_lambda(data: GlmmData, theta: np.ndarray) -> _ScalarZLambda | _SparseZLambda:
+    """:math:`Z\\Lambda_\\theta` in the cheapest form the design allows."""
+    if data.single_scalar:
+        codes, z = data.scalar_term()
+        return _ScalarZLambda(codes, z, float(theta[0]), data.terms[0].n_levels)
+    return _SparseZLambda(data.Z, lambda_matrix(data.terms, theta))
+
+
+# -- PIRLS ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PirlsResult:
+    """The state at the conditional mode.
+
+    Attributes
+    ----------
+    u, beta : numpy.ndarray
+        Spherical modes :math:`\\tilde u` and the fixed effects used (estimated when PIRLS
+        also updated beta).
+    eta, mu : numpy.ndarray
+        Linear predictor (with offset) and mean at the mode.
+    dev_resids : numpy.ndarray
+        Unit deviances at the mode.
+    aic : float
+        :math:`-2\\sum\\log p(y_i\\mid\\mu_i)` (the family's ``aic`` term).
+    sqr_u : float
+        :math:`\\lVert\\tilde u\\rVert^2`.
+    log_det_L2 : float
+        :math:`\\log|L|^2` from the last factorization.
+    l_diagonal : numpy.ndarray
+        Diagonal of :math:`L` (used by adaptive quadrature).
+    working_weights : numpy.ndarray
+        :math:`W` of the last factorization.
+    iterations : int
+    """
+
+    u: np.ndarray
+    beta: np.ndarray
+    eta: np.ndarray
+    mu: np.ndarray
+    dev_resids: np.ndarray
+    aic: float
+    sqr_u: float
+    log_det_L2: float
+    l_diagonal: np.ndarray
+    working_weights: np.ndarray
+    iterations: int
+
+    @property
+    def laplace(self) -> float:
+        """:math:`d_L = \\mathrm{aic} + \\lVert\\tilde u\\rVert^2 + \\log|L|^2`."""
+        return self.aic + self.sqr_u + self.log_det_L2
+
+
+def working_weights(family: Family, eta: np.ndarray, prior: np.ndarray) -> np.ndarray:
+    """:math:`W_i = w_i\\,(d\\mu/d\\eta)_i^2 / V(\\mu_i)`."""
+    mu = family.linkinv(eta)
+    return prior * family.mu_eta(eta) ** 2 / family.variance(mu)
+
+
+def pirls(data: GlmmData, theta: np.ndarray, beta: np.ndarray, u0: np.ndarray, *,
+          update_beta: bool, tol: float = PIRLS_TOL, maxit: int = PIRLS_MAXIT) -> PirlsResult:
+    """Run PIRLS at theta from ``(beta, u0)``.
+
+    Each iteration solves the penalized weighted least-squares problem
+
+    .. math::
+        \\min_{u[,\\beta]}\\ \\lVert W^{1/2}(z - X\\beta - Z\\Lambda u)\\rVert^2 + \\lVert u\\rVert^2
+
+    at the current working weights and response, halving the step while the penalized
+    deviance :math:`\\sum_i d_i + \\lVert u\\rVert^2` increases; it stops when that changes by
+    less than ``tol`` relative.
+
+    Parameters
+    ----------
+    data : GlmmData
+    theta, beta, u0 : numpy.ndarray
+        Covariance parameters, fixed effects (start values if ``update_beta``), start modes.
+    update_beta : bool
+        Estimate beta jointly with u (lme4's ``nAGQ = 0`` stage) or keep it fixed.
+
+    Raises
+    ------
+    PirlsError
+        When step halving fails or the iterations do not converge.
+    """
+    family = data.family
+    zl = z_lambda(data, theta)
+    fixed = data.X @ beta
+    u, beta = u0.copy(), beta.copy()
+    eta = fixed + zl.times(u) + data.offset
+    mu = family.linkinv(eta)
+    old_pdev = np.inf
+    for iteration in range(1, maxit + 1):
+        w = working_weights(family, eta, data.weights)
+        factor = zl.factor(w)
+        z_work = eta - data.offset + (data.y - mu) / family.mu_eta(eta)
+        if update_beta:
+            new_u, new_beta = _joint_step(data, zl, factor, w, z_work)
+        else:
+            new_u, new_beta = factor.solve(zl.t_times(w * (z_work - fixed))), beta
+        pdev, eta, mu, u, beta = _halve_until_decrease(data, zl, u, beta, new_u, new_beta, old_pdev)
+        if abs(old_pdev - pdev) < tol * abs(pdev):
+            break
+        old_pdev = pdev
+        fixed = data.X @ beta
+    else:
+        raise PirlsError(f"PIRLS did not converge in {maxit} iterations")
+    dev = family.dev_resids(data.y, mu, data.weights)
+    return PirlsResult(
+        u=u, beta=beta, eta=eta, mu=mu, dev_resids=dev,
+        aic=family.aic(data.y, mu, data.weights, data.trials),
+        sqr_u=float(u @ u), log_det_L2=factor.log_det, l_diagonal=factor.l_diagonal,
+        working_weights=w, iterations=iteration,
+    )
+
+
+def _joint_step(data: GlmmData, zl, factor, w: np.ndarray, z_work: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Solve for (u, beta) jointly: beta from the Schur complement, then u."""
+    WX = data.X * w[:, None]
+    cross = zl.t_times(WX)  # Lambda'Z'WX, (q, p)
+    A_inv_cross = factor.solve(cross)
+    rhs_u = zl.t_times(w * z_work)
+    schur = data.X.T @ WX - cross.T @ A_inv_cross
+    beta = np.linalg.solve(schur, WX.T @ z_work - A_inv_cross.T @ rhs_u)
+    u = factor.solve(rhs_u - cross @ beta)
+    return u, beta
+
+
+def _halve_until_decrease(data: GlmmData, zl, u: np.ndarray, beta: np.ndarray, new_u: np.ndarray,
+                          new_beta: np.ndarray, old_pdev: float):
+    family = data.family
+    step_u, step_beta = new_u - u, new_beta - beta
+    for _ in range(MAX_HALVINGS + 1):
+        cand_u, cand_beta = u + step_u, beta + step_beta
+        eta = data.X @ cand_beta + zl.times(cand_u) + data.offset
+        mu = family.linkinv(eta)
+        pdev = float(np.sum(family.dev_resids(data.y, mu, data.weights)) + cand_u @ cand_u)
+        if np.isfinite(pdev) and pdev <= old_pdev:
+            return pdev, eta, mu, cand_u, cand_beta
+        step_u, step_beta = step_u / 2.0, step_beta / 2.0
+    if np.isfinite(pdev) and pdev - old_pdev <= 1e-10 * abs(old_pdev):
+        return pdev, eta, mu, cand_u, cand_beta
+    raise PirlsError("PIRLS step-halvings failed to reduce the penalized deviance")
+
+
+def unscaled_fixed_vcov(data: GlmmData, theta: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """:math:`(R_X^\\top R_X)^{-1}` at working weights ``w`` (lme4's ``unsc()``):
+
+    .. math:: R_X^\\top R_X = X^\\top W X - X^\\top W Z\\Lambda\\, A^{-1} \\Lambda^\\top Z^\\top W X.
+    """
+    zl = z_lambda(data, theta)
+    factor = zl.factor(w)
+    WX = data.X * w[:, None]
+    cross = zl.t_times(WX)
+    schur = data.X.T @ WX - cross.T @ factor.solve(cross)
+    return np.linalg.inv(schur)
+
+
+def conditional_variances(data: GlmmData, theta: np.ndarray, w: np.ndarray) -> list[np.ndarray]:
+    """Conditional covariance of each level's random effects (lme4's ``condVar`` for GLMMs):
+
+    .. math:: \\mathrm{Var}(b_j\\mid y) \\approx T\\,[A^{-1}]_{jj}\\,T^\\top,\\qquad
+        A = \\Lambda^\\top Z^\\top W Z \\Lambda + I.
+
+    Returns one array of shape ``(n_levels, k, k)`` per term.
+    """
+    A_inv = z_lambda(data, theta).factor(w).inverse()
+    out = []
+    for t in data.terms:
+        idx = np.arange(t.b_slice.start, t.b_slice.stop)
+        block = A_inv[np.ix_(idx, idx)].reshape(t.n_levels, t.k, t.n_levels, t.k)
+        diag = np.einsum("lalb->lab", block)
+        T = t.template(theta)
+        out.append(np.einsum("ab,lbc,dc->lad", T, diag, T))
+    return out

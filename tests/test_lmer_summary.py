@@ -1,0 +1,69 @@
+"""summary(): the lecture's printouts reproduced character for character, and the layout
+of cases the lecture does not print."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mlmtools.lmer_summary import LmerSummary, abbreviate, cat_fill
+
+
+@pytest.mark.parametrize("name", ["m0", "m1", "m2"])
+def test_sleepstudy_summaries_match_lecture(sleep_models, printouts, name):
+    assert str(sleep_models[name].summary()).split("\n") == printouts[name]
+
+
+def test_prevention_summary_matches_lecture(prevention_model, printouts):
+    assert str(prevention_model.summary()).split("\n") == printouts["prevention_empty"]
+
+
+def test_summary_keeps_tables_apart_from_text(sleep_models, seed_reference):
+    summary = sleep_models["m2"].summary()
+    assert isinstance(summary, LmerSummary)
+    np.testing.assert_allclose(summary.coefficients.to_numpy(), np.array(seed_reference["m2"]["coef"]),
+                               rtol=1e-5)
+    np.testing.assert_allclose(summary.residual_quantiles, seed_reference["m2"]["scaled_resid"],
+                               rtol=1e-6)
+    assert summary._repr_html_().startswith("<pre>Linear mixed model fit by REML")
+
+
+def test_ml_summary_shows_information_criteria(sleep_models, sleepstudy):
+    from mlmtools.lmer import lmer
+
+    fit = lmer("Reaction ~ Days + (1 + Days | Subject)", sleepstudy, REML=False,
+               data_name="sleepstudy")
+    lines = str(fit.summary()).split("\n")
+    assert lines[0] == "Linear mixed model fit by maximum likelihood . t-tests use Satterthwaite's"
+    assert lines[1] == "  method [lmerModLmerTest]"
+    assert lines[5] == "      AIC       BIC    logLik -2*log(L)  df.resid "
+    assert lines[6] == "   1763.9    1783.1    -876.0    1751.9       174 "
+
+
+def test_lme4_layout_without_df(sleep_models):
+    text = str(sleep_models["m1"].summary(ddf="none"))
+    assert text.startswith("Linear mixed model fit by REML ['lmerModLmerTest']\n")
+    assert "Estimate Std. Error z value Pr(>|z|)" in text
+
+
+def test_uncorrelated_terms_get_unique_group_labels(case_fits):
+    fit, _, _ = case_fits["sleep_uncorrelated"]
+    text = str(fit.summary())
+    assert " Subject.1 Days " in text
+    assert "Number of obs: 180, groups:  Subject, 18" in text
+
+
+def test_singular_fit_note(case_fits):
+    fit, _, _ = case_fits["singular"]
+    text = str(fit.summary())
+    assert text.endswith("boundary (singular) fit: see help('isSingular')")
+
+
+def test_abbreviate_follows_r():
+    assert abbreviate("(Intercept)", 6) == "(Intr)"
+    assert abbreviate("Days", 6) == "Days"
+    assert abbreviate("(Intercept)", 11) == "(Intercept)"
+
+
+def test_cat_fill_breaks_before_the_item_that_overflows():
+    assert cat_fill(["a" * 70, " [", "b" * 15, "]"]) == "a" * 70 + " [\n" + "b" * 15 + "]"

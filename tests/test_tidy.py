@@ -1,0 +1,62 @@
+"""tidy(): broom.mixed's tables for lmer fits, against R."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlmtools.tidy import tidy
+
+SNAKE = {"std.error": "std_error", "p.value": "p_value", "conf.low": "conf_low",
+         "conf.high": "conf_high"}
+
+
+def test_fixed_effects_with_intervals(sleep_models, seed_reference):
+    result = tidy(sleep_models["m2"], effects="fixed", conf_int=True)
+    ref = pd.DataFrame(seed_reference["tidy_m2_fixed"]).drop(columns="_row").rename(columns=SNAKE)
+    assert list(result.columns) == list(ref.columns)
+    assert list(result["term"]) == list(ref["term"]) and (result["effect"] == "fixed").all()
+    for column in ["estimate", "std_error", "statistic", "conf_low", "conf_high"]:
+        np.testing.assert_allclose(result[column], ref[column], rtol=1e-6)
+    np.testing.assert_allclose(result["df"], ref["df"], atol=1e-4)
+    np.testing.assert_allclose(result["p_value"], ref["p_value"], rtol=1e-4)
+
+
+def test_random_parameters_in_r_order(sleep_models, seed_reference):
+    result = tidy(sleep_models["m2"], effects="ran_pars")
+    ref = pd.DataFrame(seed_reference["tidy_m2_ranpars"]).drop(columns="_row")
+    assert list(result.columns) == ["effect", "group", "term", "estimate"]
+    assert list(result["term"]) == list(ref["term"])
+    assert list(result["group"]) == list(ref["group"])
+    np.testing.assert_allclose(result["estimate"], ref["estimate"], rtol=1e-6)
+
+
+def test_both_kinds_together(sleep_models):
+    result = tidy(sleep_models["m1"])
+    assert list(result["effect"]) == ["fixed", "fixed", "ran_pars", "ran_pars"]
+    assert result["group"].iloc[:2].isna().all()
+
+
+def test_normal_reference_has_no_df(sleep_models):
+    result = tidy(sleep_models["m1"], effects="fixed", conf_int=True, ddf="none")
+    assert "df" not in result.columns
+    assert result["conf_high"].iloc[1] == pytest.approx(
+        result["estimate"].iloc[1] + 1.959963984540054 * result["std_error"].iloc[1], rel=1e-12)
+
+
+def test_bad_arguments(sleep_models):
+    with pytest.raises(ValueError, match="effects"):
+        tidy(sleep_models["m1"], effects="ran_vals")
+    with pytest.raises(ValueError, match="conf_level"):
+        tidy(sleep_models["m1"], conf_level=95)
+    with pytest.raises(TypeError, match="tidy"):
+        tidy(object())
+
+
+def test_other_results_plug_in():
+    class Custom:
+        def _tidy(self, **kwargs):
+            return pd.DataFrame({"term": ["a"], "estimate": [kwargs["scale"]]})
+
+    assert tidy(Custom(), scale=2.0)["estimate"].iloc[0] == 2.0
