@@ -43,6 +43,7 @@ factored after taking the Schur complement.  One evaluation costs
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import scipy.sparse as sp
@@ -81,12 +82,16 @@ class TermLayout:
     theta_slice: slice
     b_slice: slice
 
+    @cached_property
+    def _lower_positions(self) -> tuple[np.ndarray, np.ndarray]:
+        rows, cols = np.tril_indices(self.k)
+        order = np.lexsort((rows, cols))
+        return rows[order], cols[order]
+
     def template(self, theta: np.ndarray) -> np.ndarray:
         """The lower-triangular template :math:`T` filled column-major from theta."""
         t = np.zeros((self.k, self.k))
-        rows, cols = np.tril_indices(self.k)
-        order = np.lexsort((rows, cols))
-        t[rows[order], cols[order]] = theta[self.theta_slice]
+        t[self._lower_positions] = theta[self.theta_slice]
         return t
 
     def diagonal_positions(self) -> np.ndarray:

@@ -39,7 +39,7 @@ from scipy import special, stats
 
 from mlmtools import rformat
 from mlmtools.exceptions import ConvergenceWarning
-from mlmtools.gee_correlation import WorkingCorrelation, make_correlation
+from mlmtools.gee_correlation import Independence, WorkingCorrelation, make_correlation, pair_indices
 from mlmtools.gee_variance import ClusterPieces, GeeCovariance, geepack_covariance
 from mlmtools.modelframe import ColumnNotFoundError, build_model
 
@@ -189,10 +189,9 @@ def _cluster_order(ids: pd.Series, waves: NDArray[np.int64] | None) -> tuple[NDA
     return order, starts
 
 
-def _pearson(data: _GeeData, beta: FloatArray, family: GeeFamily) -> tuple[FloatArray, FloatArray]:
-    eta = data.X @ beta + data.offset
-    mu = family.linkinv(eta)
-    return (data.y - mu) / np.sqrt(family.variance(mu)), mu
+def _pearson(data: _GeeData, beta: FloatArray, family: GeeFamily) -> FloatArray:
+    mu = family.linkinv(data.X @ beta + data.offset)
+    return (data.y - mu) / np.sqrt(family.variance(mu))
 
 
 def _beta_step(data: _GeeData, beta: FloatArray, alpha: FloatArray, family: GeeFamily,
@@ -224,7 +223,7 @@ def _alpha_step(data: _GeeData, pearson: FloatArray, scale: float, alpha: FloatA
         if len(waves) < 2:
             continue
         r, w = pearson[rows], data.weights[rows]
-        first, second = np.triu_indices(len(waves), k=1)
+        first, second = pair_indices(len(waves))
         pair_w = w[first] * w[second]
         slope = structure.derivative(alpha, waves)
         z = r[first] * r[second] / scale
@@ -246,13 +245,13 @@ def _estimate(data: _GeeData, family: GeeFamily, structure: WorkingCorrelation,
               tol: float = TOLERANCE, maxit: int = MAX_ITERATIONS) -> _Estimates:
     """geepack's estimation loop (module docstring, steps 1-3)."""
     beta = _glm_start(data.y, data.X, data.weights, data.offset, family)
-    pearson, _ = _pearson(data, beta, family)
+    pearson = _pearson(data, beta, family)
     scale = float(np.mean(data.weights * pearson**2))
     alpha = structure.start()
     for iteration in range(1, maxit + 1):
         step_beta = _beta_step(data, beta, alpha, family, structure)
         beta = beta + step_beta
-        pearson, _ = _pearson(data, beta, family)
+        pearson = _pearson(data, beta, family)
         step_scale = float(np.sum(data.weights * (pearson**2 - scale)) / np.sum(data.weights))
         scale += step_scale
         step_alpha = _alpha_step(data, pearson, scale, alpha, structure)
@@ -435,6 +434,11 @@ class GeeFit:
         return np.sqrt(np.diag(self._covariance.alpha))
 
     @property
+    def cluster_sizes(self) -> np.ndarray:
+        """Number of rows of each cluster, in cluster order (geepack's ``clusz``)."""
+        return np.array([rows.stop - rows.start for rows in self._data.clusters])
+
+    @property
     def alpha_names(self) -> list[str]:
         """geepack's labels of the correlation parameters (``alpha``, ``alpha.1:2``, ...)."""
         return list(self._alpha_names)
@@ -526,17 +530,23 @@ class GeeFit:
         """geepack's ``QIC()``: QIC, QICu, the quasi-likelihood, CIC, the number of parameters and QICC.
 
         .. math::
-            \\mathrm{CIC} = \\mathrm{tr}(\\Omega V_\\beta), \\quad
+            \\mathrm{CIC} = \\mathrm{tr}(\\Omega_I V_\\beta), \\quad
             \\mathrm{QIC} = -2(Q - \\mathrm{CIC}), \\quad
             \\mathrm{QICu} = -2(Q - p), \\quad
-            \\mathrm{QICC} = \\mathrm{QIC} + \\frac{2k(k+1)}{N - k - 1}
+            \\mathrm{QICC} = \\mathrm{QIC} + \\frac{2k(k+1)}{K - k - 1}
 
-        with :math:`Q` the quasi-likelihood at :math:`\\hat\\mu` (unscaled, unweighted, as geepack
-        codes it), :math:`\\Omega` the inverse of the model-based covariance :math:`A^{-1}` of
-        this fit, and :math:`k = p + q`.
+        with :math:`Q` the quasi-likelihood at :math:`\\hat\\mu` (unscaled and unweighted, as
+        geepack codes it: :math:`-\\sum(y-\\mu)^2/2` for the Gaussian), :math:`\\Omega_I` the
+        inverse of the model-based covariance :math:`A^{-1}` of the same model refitted with
+        independence, :math:`V_\\beta` this fit's robust covariance, :math:`k = p + q` and
+        :math:`K` the number of clusters (as geepack 1.3.9 computes QICC).
         """
         quasi = self.family.quasi_loglik(self._data.y, self._mean())
-        trace = float(np.trace(np.linalg.solve(self._covariance.beta_naive, self._covariance.beta)))
+        independence = Independence()
+        refit = _estimate(self._data, self.family, independence)
+        naive = geepack_covariance(_cluster_pieces(self._data, refit.beta, self.family),
+                                   refit.scale, refit.alpha, independence).beta_naive
+        trace = float(np.trace(np.linalg.solve(naive, self._covariance.beta)))
         p = len(self._names)
         k = p + len(self._alpha_names)
         qic = -2.0 * (quasi - trace)
@@ -546,7 +556,7 @@ class GeeFit:
             "Quasi Lik": quasi,
             "CIC": trace,
             "params": float(p),
-            "QICC": qic + 2.0 * k * (k + 1) / (self.nobs - k - 1),
+            "QICC": qic + 2.0 * k * (k + 1) / (self.n_clusters - k - 1),
         })
 
     def __repr__(self) -> str:
@@ -653,6 +663,8 @@ def geeglm(
     if len(starts) < 2:
         raise ValueError(f"GEE needs at least two clusters; column {id!r} has a single value")
     clusters = tuple(slice(int(a), int(b)) for a, b in zip(starts, np.r_[starts[1:], n]))
+    if structure.n_params and all(rows.stop - rows.start < 2 for rows in clusters):
+        raise ValueError(f"corstr={corstr!r} needs a cluster with two or more rows; every {id!r} value occurs once")
     if wave_codes is None:
         sorted_waves = np.concatenate([np.arange(1, rows.stop - rows.start + 1) for rows in clusters])
     else:

@@ -173,6 +173,9 @@ class Unstructured(WorkingCorrelation):
     With ``m`` the largest wave code there are :math:`m(m-1)/2` parameters, ordered
     (1,2), (1,3), ..., (1,m), (2,3), ... and named ``alpha.1:2``, ``alpha.1:3``, ...
     as geepack names them. Wave codes within a cluster must increase.
+
+    A cluster with missing waves uses the parameters of the waves it has. (geepack 1.3.9
+    crashes on such data, so that case has no R reference.)
     """
 
     name = "unstructured"

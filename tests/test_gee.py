@@ -137,7 +137,6 @@ CASE_CALLS = {
                             dict(id="id", family="poisson", corstr="independence")),
     "waves_ar1": ("y ~ time", dict(id="id", waves="time", corstr="ar1")),
     "waves_ar1_no_waves": ("y ~ time", dict(id="id", corstr="ar1")),
-    "waves_unstructured": ("y ~ time", dict(id="id", waves="time", corstr="unstructured")),
 }
 
 
@@ -182,7 +181,8 @@ def test_case_estimates_and_standard_errors(case_fits, name):
     assert fit.nobs == case["nobs"]
     assert fit.n_clusters == case["n_clusters"]
     assert fit.max_cluster_size == case["max_cluster_size"]
-    assert fit.converged == (case["geese_iterations"] == 0)
+    assert fit.converged == (case["geese_error_code"] == 0)
+    assert fit.cluster_sizes.tolist() == case["cluster_sizes"]
     coefficients = _frame(case["coefficients"])
     table = fit.summary().coefficients
     assert list(table.index) == list(coefficients.index)
@@ -290,6 +290,11 @@ def test_a_single_cluster_is_an_error(sleepstudy):
         geeglm("Reaction ~ Days", sleepstudy.assign(Subject="all"), id="Subject")
 
 
+def test_correlation_needs_a_cluster_with_two_rows(sleepstudy):
+    with pytest.raises(ValueError, match="two or more rows"):
+        geeglm("Reaction ~ Days", sleepstudy.assign(row=np.arange(180)), id="row", corstr="exchangeable")
+
+
 def test_non_convergence_warns(sleepstudy):
     with pytest.warns(ConvergenceWarning, match="did not converge") as record:
         fit = geeglm("Reaction ~ Days", sleepstudy, id="Subject", corstr="ar1", maxit=2)
@@ -322,6 +327,13 @@ def test_tidy_columns_and_wald_limits(sleep_fits):
     assert_close(tidy["conf_low"], expected["Estimate"] - z90 * expected["Std.err"])
     assert_close(tidy["conf_high"], expected["Estimate"] + z90 * expected["Std.err"])
     assert list(fit._tidy().columns) == ["term", "estimate", "std_error", "statistic", "p_value"]
+
+
+def test_tidy_dispatches_to_the_fit(sleep_fits):
+    from mlmtools.tidy import tidy
+
+    fit = sleep_fits["ar1"]
+    pd.testing.assert_frame_equal(tidy(fit, conf_int=True), fit._tidy(conf_int=True))
 
 
 # ------------------------------------------------------------------------------------------

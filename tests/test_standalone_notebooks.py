@@ -2,8 +2,8 @@
 
 This is what a reader who downloads a single chapter (or an instructor who lifts one into another course)
 does. A notebook that reads a file next to it, or relies on state left by another notebook, fails here.
-The order is shuffled with a seed shown in the test ids' order and in failure messages; set
-``NOTEBOOK_ORDER_SEED`` to replay an order.
+The order is shuffled with a seed that failure messages report; set ``NOTEBOOK_ORDER_SEED`` to replay an
+order.
 """
 
 from __future__ import annotations

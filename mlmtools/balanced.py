@@ -1,0 +1,426 @@
+r"""Closed-form REML fits of balanced random-intercept models, many data sets at once.
+
+The design is the course's cluster-randomized trial: :math:`J` clusters of
+:math:`m` observations each, every predictor constant within a cluster, and the model
+
+.. math::
+
+    y_{ij} = x_j^\top \beta + u_j + e_{ij}, \qquad u_j \sim N(0, \sigma^2_u), \quad
+    e_{ij} \sim N(0, \sigma^2_e),
+
+i.e. ``y ~ x + (1 | cluster)`` in lme4's syntax. With :math:`\bar y_j` the cluster means,
+:math:`X_c` the :math:`J \times p` cluster-level design (intercept first) and
+:math:`r = \bar y - X_c \hat\beta` the residuals of the regression of the cluster means
+on :math:`X_c`, the analysis-of-variance mean squares are
+
+.. math::
+
+    \mathrm{MSB} = \frac{m \, r^\top r}{J - p}, \qquad
+    \mathrm{MSW} = \frac{\sum_j \sum_i (y_{ij} - \bar y_j)^2}{J (m - 1)}.
+
+Away from the boundary (:math:`\mathrm{MSB} > \mathrm{MSW}`) the REML estimates and
+lmerTest's Satterthwaite inference have closed forms:
+
+.. math::
+
+    \hat\sigma^2_e = \mathrm{MSW}, \qquad
+    \hat\sigma^2_u = \frac{\mathrm{MSB} - \mathrm{MSW}}{m}, \qquad
+    \hat\beta = (X_c^\top X_c)^{-1} X_c^\top \bar y, \qquad
+    \widehat{\mathrm{Var}}(\hat\beta) = \frac{\mathrm{MSB}}{m} (X_c^\top X_c)^{-1},
+
+and the Satterthwaite degrees of freedom of every cluster-level contrast are exactly
+:math:`J - p`. The GLS estimate equals ordinary least squares on the cluster means
+because every cluster mean has the same variance :math:`\sigma^2_u + \sigma^2_e/m`, and
+:math:`\mathrm{MSB}/m` estimates that variance with :math:`J - p` degrees of freedom.
+
+Where :math:`\mathrm{MSB} \le \mathrm{MSW}` REML puts :math:`\hat\sigma_u` on its boundary
+of zero (a singular fit). Those data sets are refitted by the general engine,
+:func:`mlmtools.lmer.lmer`, so the results agree with the general engine for every data set.
+
+Arrays of data sets have shape ``(n_sets, n_clusters * m)`` (or ``(n_sets, n_clusters, m)``),
+observations ordered cluster by cluster, and the computations are vectorized across them.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike, NDArray
+from scipy import stats
+
+from mlmtools._seeding import SeedLike, as_generator
+from mlmtools.exceptions import SingularFitWarning
+
+__all__ = [
+    "BalancedFit",
+    "BalancedOLS",
+    "fit_balanced_random_intercept",
+    "fit_balanced_ols",
+    "draw_balanced_trials",
+    "balanced_type1_pvalues",
+]
+
+FloatArray = NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class BalancedOLS:
+    """Ordinary least squares on the observations, one row per data set.
+
+    Attributes
+    ----------
+    names : tuple of str
+        Coefficient names, ``"(Intercept)"`` first.
+    coef, std_error, t_value, p_value : numpy.ndarray
+        Shape ``(n_sets, p)``; ``p_value`` is two-sided with ``n - p`` degrees of freedom.
+    df : int
+        Residual degrees of freedom :math:`n - p = Jm - p`.
+    """
+
+    names: tuple[str, ...]
+    coef: FloatArray
+    std_error: FloatArray
+    t_value: FloatArray
+    p_value: FloatArray
+    df: int
+
+
+@dataclass(frozen=True)
+class BalancedFit:
+    """REML fits of the balanced random-intercept model, one row per data set.
+
+    Attributes
+    ----------
+    names : tuple of str
+        Coefficient names, ``"(Intercept)"`` first.
+    coef, std_error, df, t_value : numpy.ndarray
+        Shape ``(n_sets, p)``: estimates, standard errors, Satterthwaite degrees of
+        freedom and t statistics.
+    p_value : numpy.ndarray
+        Two-sided p-values of the Satterthwaite t-tests (lmerTest's ``summary``).
+    p_value_z : numpy.ndarray
+        Two-sided p-values of the Wald z-tests (normal reference distribution).
+    sigma2_between, sigma2_within : numpy.ndarray
+        Shape ``(n_sets,)``: the REML variance components :math:`\\hat\\sigma^2_u`
+        and :math:`\\hat\\sigma^2_e`.
+    boundary : numpy.ndarray of bool
+        Shape ``(n_sets,)``: data sets with :math:`\\mathrm{MSB} \\le \\mathrm{MSW}`
+        (a singular fit), which were fitted by the general engine.
+    """
+
+    names: tuple[str, ...]
+    coef: FloatArray
+    std_error: FloatArray
+    df: FloatArray
+    t_value: FloatArray
+    p_value: FloatArray
+    p_value_z: FloatArray
+    sigma2_between: FloatArray
+    sigma2_within: FloatArray
+    boundary: NDArray[np.bool_]
+
+
+def _cluster_design(x_cluster: ArrayLike) -> tuple[FloatArray, tuple[str, ...]]:
+    """The cluster-level design matrix (intercept prepended) and its column names."""
+    if isinstance(x_cluster, pd.Series):
+        names = [str(x_cluster.name) if x_cluster.name is not None else "x1"]
+    elif isinstance(x_cluster, pd.DataFrame):
+        names = [str(column) for column in x_cluster.columns]
+    else:
+        names = None
+    values = np.asarray(x_cluster, dtype=np.float64)
+    if values.ndim == 1:
+        values = values[:, None]
+    if values.ndim != 2:
+        raise ValueError(f"x_cluster must be 1-D or 2-D (clusters x predictors), got {values.ndim} dimensions")
+    if not np.all(np.isfinite(values)):
+        raise ValueError("x_cluster must be finite")
+    if names is None:
+        names = [f"x{k + 1}" for k in range(values.shape[1])]
+    design = np.column_stack([np.ones(values.shape[0]), values])
+    n_clusters, n_coef = design.shape
+    if n_clusters <= n_coef:
+        raise ValueError(f"need more clusters than coefficients, got {n_clusters} clusters and {n_coef} coefficients")
+    if np.linalg.matrix_rank(design) < n_coef:
+        raise ValueError("the cluster-level design (intercept and x_cluster) is rank deficient")
+    return design, ("(Intercept)", *names)
+
+
+def _as_trials(y: ArrayLike, cluster_size: int, n_clusters: int) -> FloatArray:
+    """Data sets as an array of shape (n_sets, n_clusters, cluster_size)."""
+    if isinstance(cluster_size, bool) or not isinstance(cluster_size, numbers.Integral) or cluster_size < 2:
+        raise ValueError(f"cluster_size must be an integer of at least 2, got {cluster_size!r}")
+    values = np.asarray(y, dtype=np.float64)
+    if values.ndim == 3:
+        if values.shape[1:] != (n_clusters, cluster_size):
+            raise ValueError(
+                f"y has clusters of shape {values.shape[1:]}, expected ({n_clusters}, {cluster_size})"
+            )
+        trials = values
+    else:
+        if values.ndim == 1:
+            values = values[None, :]
+        if values.ndim != 2 or values.shape[1] != n_clusters * cluster_size:
+            raise ValueError(
+                f"y must hold n_clusters * cluster_size = {n_clusters * cluster_size} observations per data set, "
+                f"got shape {np.shape(y)}"
+            )
+        trials = values.reshape(values.shape[0], n_clusters, cluster_size)
+    if not np.all(np.isfinite(trials)):
+        raise ValueError("y must be finite (no missing values in a balanced design)")
+    return trials
+
+
+@dataclass(frozen=True)
+class _Decomposition:
+    """The sums of squares shared by the OLS and the REML fits."""
+
+    coef: FloatArray  # (n_sets, p): least squares on the cluster means
+    between_ss: FloatArray  # m * sum of squared cluster-mean residuals
+    within_ss: FloatArray
+    unscaled: FloatArray  # (X_c' X_c)^{-1}
+
+
+def _decompose(trials: FloatArray, design: FloatArray) -> _Decomposition:
+    cluster_size = trials.shape[2]
+    means = trials.mean(axis=2)
+    unscaled = np.linalg.inv(design.T @ design)
+    coef = means @ design @ unscaled
+    mean_residuals = means - coef @ design.T
+    between_ss = cluster_size * np.einsum("sj,sj->s", mean_residuals, mean_residuals)
+    deviations = trials - means[:, :, None]
+    within_ss = np.einsum("sjm,sjm->s", deviations, deviations)
+    return _Decomposition(coef, between_ss, within_ss, unscaled)
+
+
+def fit_balanced_ols(y: ArrayLike, cluster_size: int, x_cluster: ArrayLike) -> BalancedOLS:
+    r"""Ordinary least squares ``y ~ x`` on every data set, ignoring the clusters.
+
+    Because :math:`x` is constant within clusters, :math:`X^\top X = m X_c^\top X_c`
+    and the OLS estimate equals least squares on the cluster means. With
+    :math:`n = Jm` and :math:`\mathrm{RSS} = \mathrm{SSW} + m\, r^\top r`,
+
+    .. math::
+
+        \hat\sigma^2 = \frac{\mathrm{RSS}}{n - p}, \qquad
+        \widehat{\mathrm{Var}}(\hat\beta) = \frac{\hat\sigma^2}{m} (X_c^\top X_c)^{-1},
+        \qquad t = \hat\beta / \widehat{SE} \sim t_{n - p}.
+
+    Parameters
+    ----------
+    y : array_like
+        Shape ``(n_sets, J * m)``, ``(n_sets, J, m)`` or ``(J * m,)``; observations
+        ordered cluster by cluster.
+    cluster_size : int
+        Observations per cluster :math:`m` (at least 2).
+    x_cluster : array_like, pandas Series or DataFrame
+        Shape ``(J,)`` or ``(J, k)``: the predictors, one value per cluster; an
+        intercept is added. Column names (from pandas) name the coefficients.
+
+    Returns
+    -------
+    BalancedOLS
+    """
+    design, names = _cluster_design(x_cluster)
+    trials = _as_trials(y, cluster_size, design.shape[0])
+    parts = _decompose(trials, design)
+    n_obs = trials.shape[1] * trials.shape[2]
+    df = n_obs - design.shape[1]
+    scale = (parts.within_ss + parts.between_ss) / df
+    std_error = np.sqrt(scale[:, None] * np.diag(parts.unscaled)[None, :] / cluster_size)
+    t_value = parts.coef / std_error
+    return BalancedOLS(names, parts.coef, std_error, t_value, 2.0 * stats.t.sf(np.abs(t_value), df), df)
+
+
+def _general_engine_fit(y_flat: FloatArray, cluster_size: int, design: FloatArray) -> tuple[FloatArray, ...]:
+    """One data set through :func:`mlmtools.lmer.lmer`: estimates, SEs, df, t, p (t and z), variances."""
+    from mlmtools.lmer import lmer
+
+    n_clusters = design.shape[0]
+    predictors = [f"x{k}" for k in range(1, design.shape[1])]
+    data = pd.DataFrame({"y": y_flat, "cluster": np.repeat(np.arange(1, n_clusters + 1), cluster_size)})
+    for k, name in enumerate(predictors, start=1):
+        data[name] = np.repeat(design[:, k], cluster_size)
+    formula = "y ~ " + " + ".join(predictors or ["1"]) + " + (1 | cluster)"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SingularFitWarning)
+        fit = lmer(formula, data, REML=True)
+    satterthwaite = fit.coef_table(ddf="satterthwaite").to_numpy(dtype=float)
+    wald = fit.coef_table(ddf="none").to_numpy(dtype=float)
+    sigma2_within = fit.sigma**2
+    sigma2_between = float((fit.theta[0] * fit.sigma) ** 2)
+    return (satterthwaite[:, 0], satterthwaite[:, 1], satterthwaite[:, 2], satterthwaite[:, 3],
+            satterthwaite[:, 4], wald[:, -1], sigma2_between, sigma2_within)
+
+
+def fit_balanced_random_intercept(y: ArrayLike, cluster_size: int, x_cluster: ArrayLike) -> BalancedFit:
+    r"""REML fit of ``y ~ x + (1 | cluster)`` to many balanced data sets at once.
+
+    For each data set, with the mean squares of the module documentation: if
+    :math:`\mathrm{MSB} > \mathrm{MSW}`,
+
+    .. math::
+
+        \hat\sigma^2_e = \mathrm{MSW}, \quad
+        \hat\sigma^2_u = \frac{\mathrm{MSB} - \mathrm{MSW}}{m}, \quad
+        \hat\beta = (X_c^\top X_c)^{-1} X_c^\top \bar y, \quad
+        \widehat{SE}(\hat\beta_k) = \sqrt{\frac{\mathrm{MSB}}{m} \left[(X_c^\top X_c)^{-1}\right]_{kk}},
+
+    :math:`t_k = \hat\beta_k / \widehat{SE}_k`, Satterthwaite's :math:`\nu = J - p`,
+    p-value :math:`2 P(T_\nu > |t_k|)` and Wald p-value :math:`2 (1 - \Phi(|t_k|))`.
+    Otherwise (boundary, :math:`\hat\sigma_u = 0`) the data set is fitted by
+    :func:`mlmtools.lmer.lmer` with lmerTest's Satterthwaite method.
+
+    Parameters
+    ----------
+    y : array_like
+        Shape ``(n_sets, J * m)``, ``(n_sets, J, m)`` or ``(J * m,)``; observations
+        ordered cluster by cluster.
+    cluster_size : int
+        Observations per cluster :math:`m` (at least 2).
+    x_cluster : array_like, pandas Series or DataFrame
+        Shape ``(J,)`` or ``(J, k)``: predictors constant within clusters, one row per
+        cluster; an intercept is added. Column names (from pandas) name the coefficients.
+
+    Returns
+    -------
+    BalancedFit
+        Arrays with one row per data set.
+
+    Warns
+    -----
+    SingularFitWarning
+        Once, if any data set is on the boundary, with the number of such data sets.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(1)
+    >>> y = np.repeat(rng.normal(size=6), 4) + rng.normal(size=24)
+    >>> fit = fit_balanced_random_intercept(y, 4, [0, 0, 0, 1, 1, 1])
+    >>> fit.df.tolist()
+    [[4.0, 4.0]]
+    """
+    design, names = _cluster_design(x_cluster)
+    trials = _as_trials(y, cluster_size, design.shape[0])
+    n_clusters, n_coef = design.shape
+    parts = _decompose(trials, design)
+    between_ms = parts.between_ss / (n_clusters - n_coef)
+    within_ms = parts.within_ss / (n_clusters * (cluster_size - 1))
+    boundary = between_ms <= within_ms
+
+    std_error = np.sqrt(between_ms[:, None] * np.diag(parts.unscaled)[None, :] / cluster_size)
+    t_value = parts.coef / std_error
+    df = np.full(t_value.shape, float(n_clusters - n_coef))
+    p_value = 2.0 * stats.t.sf(np.abs(t_value), n_clusters - n_coef)
+    p_value_z = 2.0 * stats.norm.sf(np.abs(t_value))
+    sigma2_between = (between_ms - within_ms) / cluster_size
+    sigma2_within = within_ms.copy()
+    coef = parts.coef.copy()
+
+    for index in np.flatnonzero(boundary):
+        flat = trials[index].reshape(-1)
+        (coef[index], std_error[index], df[index], t_value[index], p_value[index], p_value_z[index],
+         sigma2_between[index], sigma2_within[index]) = _general_engine_fit(flat, cluster_size, design)
+    if boundary.any():
+        warnings.warn(
+            f"{int(boundary.sum())} of {boundary.size} data sets have a boundary (singular) fit, "
+            "sigma_u = 0; they were fitted by the general lmer engine",
+            SingularFitWarning,
+            stacklevel=2,
+        )
+    return BalancedFit(names, coef, std_error, df, t_value, p_value, p_value_z,
+                       sigma2_between, sigma2_within, boundary)
+
+
+def draw_balanced_trials(n_sets: int, n_clusters: int, cluster_size: int, sigma_u: float, sigma_e: float,
+                         seed: SeedLike = None, intercept: float = 0.0) -> FloatArray:
+    r"""Draw ``n_sets`` balanced data sets with no fixed effects but an intercept.
+
+    .. math::
+
+        y_{ij} = \beta_0 + u_j + e_{ij}, \qquad u_j \sim N(0, \sigma^2_u), \quad
+        e_{ij} \sim N(0, \sigma^2_e).
+
+    All normals come from one call, in the order of a loop over data sets that draws
+    the :math:`J` cluster effects and then the :math:`Jm` residuals (R's
+    ``rnorm(J, 0, sigma_u)`` then ``rnorm(J * m, 0, sigma_e)``), so with an ``int`` seed
+    or an ``RRandom`` the data sets are those of that R loop, bit for bit.
+
+    Parameters
+    ----------
+    n_sets, n_clusters, cluster_size : int
+        Number of data sets, clusters :math:`J` and observations per cluster :math:`m`.
+    sigma_u, sigma_e : float
+        Standard deviations of the cluster effects and of the residuals.
+    seed : int, RRandom, numpy Generator or None
+        Source of the draws (see :func:`mlmtools._seeding.as_generator`).
+    intercept : float
+        :math:`\beta_0`.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(n_sets, n_clusters, cluster_size)``.
+    """
+    rng = as_generator(seed)
+    per_set = n_clusters + n_clusters * cluster_size
+    spread = np.concatenate([np.full(n_clusters, float(sigma_u)), np.full(n_clusters * cluster_size, float(sigma_e))])
+    draws = rng.rnorm(n_sets * per_set, 0.0, np.tile(spread, n_sets)).reshape(n_sets, per_set)
+    cluster_effects = draws[:, :n_clusters]
+    residuals = draws[:, n_clusters:].reshape(n_sets, n_clusters, cluster_size)
+    return (intercept + cluster_effects)[:, :, None] + residuals
+
+
+def _check_study(n_sims: int, n_clusters: int, cluster_size: int, sigma_u: float, sigma_e: float) -> None:
+    for name, value, least in (("n_sims", n_sims, 1), ("n_clusters", n_clusters, 4), ("cluster_size", cluster_size, 2)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < least:
+            raise ValueError(f"{name} must be an integer of at least {least}, got {value!r}")
+    if n_clusters % 2:
+        raise ValueError(f"n_clusters must be even (half control, half treated), got {n_clusters}")
+    if not (math.isfinite(sigma_u) and math.isfinite(sigma_e) and sigma_u >= 0 and sigma_e > 0):
+        raise ValueError(f"need finite sigma_u >= 0 and sigma_e > 0, got {sigma_u} and {sigma_e}")
+
+
+def balanced_type1_pvalues(n_sims: int = 1000, n_clusters: int = 10, cluster_size: int = 30,
+                           sigma_u: float = 0.5, sigma_e: float = math.sqrt(0.75), seed: SeedLike = 2026,
+                           intercept: float = 50.0) -> pd.DataFrame:
+    r"""The type I error study of :func:`mlmtools.simulation.simulate_type1`, vectorized.
+
+    Draws the same data sets as ``simulate_type1`` (:func:`draw_balanced_trials`, the
+    first half of the clusters control, the second half treated, no treatment effect)
+    and tests the treatment with OLS (:func:`fit_balanced_ols`) and with the mixed
+    model (:func:`fit_balanced_random_intercept`).
+
+    Parameters
+    ----------
+    n_sims : int
+        Number of replicates.
+    n_clusters, cluster_size : int
+        :math:`J` (even, at least 4) and :math:`m` (at least 2).
+    sigma_u, sigma_e : float
+        Standard deviations of the cluster effects and residuals.
+    seed : int, RRandom, numpy Generator or None
+        Source of the draws; an ``int`` gives R's ``set.seed(seed)`` stream and an
+        ``RRandom`` is continued.
+    intercept : float
+        The common mean.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``p_ols``, ``p_mixed`` (Satterthwaite t-test) and ``p_mixed_z`` (Wald z-test).
+    """
+    _check_study(n_sims, n_clusters, cluster_size, sigma_u, sigma_e)
+    trials = draw_balanced_trials(int(n_sims), n_clusters, cluster_size, sigma_u, sigma_e, seed, intercept)
+    treatment = pd.Series(np.repeat([0.0, 1.0], n_clusters // 2), name="treatment")
+    ols = fit_balanced_ols(trials, cluster_size, treatment)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SingularFitWarning)
+        mixed = fit_balanced_random_intercept(trials, cluster_size, treatment)
+    return pd.DataFrame({"p_ols": ols.p_value[:, 1], "p_mixed": mixed.p_value[:, 1], "p_mixed_z": mixed.p_value_z[:, 1]})

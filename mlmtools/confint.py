@@ -1,0 +1,266 @@
+"""Confidence intervals for linear mixed models: Wald and likelihood profile (lme4's
+``confint.merMod``).
+
+Parameters are named as lme4 names them with ``oldNames = FALSE``: per random term, in
+theta's order, ``sd_<name>|<group>`` and ``cor_<name2>.<name1>|<group>``, then ``sigma``,
+then the fixed effects.
+
+* ``method="wald"``: :math:`\\hat\\beta_j \\pm z_{(1+\\text{level})/2}\\,\\mathrm{SE}_j`;
+  NaN for the variance parameters, as lme4 reports NA.
+* ``method="profile"``: the signed root of the ML deviance difference
+
+  .. math::
+      \\zeta(\\psi) = \\mathrm{sign}(\\psi - \\hat\\psi)\\sqrt{d(\\psi) - d(\\hat\\psi)},
+
+  with :math:`d(\\psi)` the ML deviance minimised over all other parameters, and the
+  interval :math:`\\{\\psi : |\\zeta(\\psi)| \\le z_{(1+\\text{level})/2}\\}`.  As lme4 does,
+  a REML fit is profiled on the ML deviance (lme4 refits it by ML).  Here each end point is
+  found by root finding on :math:`\\zeta`; lme4 interpolates a spline through a grid of
+  profile points, so its end points differ from these exact roots in the 4th-5th digit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, stats
+
+from mlmtools.deviance import deviance, make_problem, solve
+from mlmtools.exceptions import SingularFitWarning
+
+if TYPE_CHECKING:
+    from mlmtools.lmer import LmerResult
+
+
+def parameter_names(fit: LmerResult) -> list[str]:
+    """lme4's ``oldNames = FALSE`` names of the variance parameters, then ``sigma``."""
+    names = []
+    for t in fit._problem.terms:
+        for c in range(t.k):
+            names.append(f"sd_{t.columns[c]}|{t.group}")
+            for a in range(c + 1, t.k):
+                names.append(f"cor_{t.columns[a]}.{t.columns[c]}|{t.group}")
+    return names + ["sigma"]
+
+
+def _columns(level: float) -> list[str]:
+    lower = (1 - level) / 2
+    return [f"{100 * lower:.3g} %", f"{100 * (1 - lower):.3g} %"]
+
+
+def wald(fit: LmerResult, level: float = 0.95) -> pd.DataFrame:
+    """Wald intervals :math:`\\hat\\beta \\pm z\\,\\mathrm{SE}`; NaN rows for variance
+    parameters."""
+    z = stats.norm.ppf((1 + level) / 2)
+    se = np.sqrt(np.diag(fit.vcov()))
+    beta = fit.fixef.to_numpy()
+    var_names = parameter_names(fit)
+    values = np.vstack([np.full((len(var_names), 2), np.nan),
+                        np.column_stack([beta - z * se, beta + z * se])])
+    return pd.DataFrame(values, index=var_names + list(fit.fixef.index), columns=_columns(level))
+
+
+# -- the sd/cor parameterisation -------------------------------------------------------------
+
+def _to_sdcor(fit: LmerResult, theta: np.ndarray, sigma: float) -> np.ndarray:
+    out = []
+    for t in fit._problem.terms:
+        T = t.template(theta)
+        cov = sigma**2 * T @ T.T
+        sd = np.sqrt(np.diag(cov))
+        for c in range(t.k):
+            out.append(sd[c])
+            for a in range(c + 1, t.k):
+                out.append(cov[a, c] / (sd[a] * sd[c]) if sd[a] * sd[c] > 0 else 0.0)
+    return np.array(out + [sigma])
+
+
+def _to_theta(fit: LmerResult, sdcor: np.ndarray) -> tuple[np.ndarray, float]:
+    sigma = sdcor[-1]
+    theta = []
+    for t in fit._problem.terms:
+        values = sdcor[t.theta_slice]
+        sd = np.zeros(t.k)
+        corr = np.eye(t.k)
+        index = 0
+        for c in range(t.k):
+            sd[c] = values[index]
+            index += 1
+            for a in range(c + 1, t.k):
+                corr[a, c] = corr[c, a] = values[index]
+                index += 1
+        cov = corr * np.outer(sd, sd) / sigma**2
+        try:
+            T = np.linalg.cholesky(cov + 1e-300 * np.eye(t.k)) if t.k > 1 else np.sqrt(cov)
+        except np.linalg.LinAlgError:
+            vals, vecs = np.linalg.eigh(cov)
+            T = np.linalg.qr((vecs * np.sqrt(np.clip(vals, 0, None))).T)[1].T
+            T = T * np.sign(np.diag(T) + (np.diag(T) == 0))
+        rows, cols = np.tril_indices(t.k)
+        order = np.lexsort((rows, cols))
+        theta.extend(T[rows[order], cols[order]])
+    return np.array(theta), float(sigma)
+
+
+def _ml_deviance_sdcor(fit: LmerResult, sdcor: np.ndarray) -> float:
+    """:math:`-2\\ell` (ML) at given standard deviations, correlations and sigma:
+    :math:`\\log|L|^2 + \\mathrm{pwrss}/\\sigma^2 + n\\log(2\\pi\\sigma^2) - \\log|W|`."""
+    theta, sigma = _to_theta(fit, sdcor)
+    problem = fit._problem
+    try:
+        s = solve(problem, theta, reml=False)
+    except np.linalg.LinAlgError:
+        return float("inf")
+    return float(s.ldL2 - problem.log_det_w + s.pwrss / sigma**2
+                 + problem.n * np.log(2 * np.pi * sigma**2))
+
+
+def _bounds(fit: LmerResult) -> list[tuple[float | None, float | None]]:
+    bounds = []
+    for t in fit._problem.terms:
+        for c in range(t.k):
+            bounds.append((0.0, None))
+            bounds.extend([(-1.0, 1.0)] * (t.k - c - 1))
+    return bounds + [(1e-12 * fit.sigma, None)]
+
+
+def _minimize(objective, x0: np.ndarray, bounds: list[tuple[float | None, float | None]]
+              ) -> tuple[float, np.ndarray]:
+    """Bounded minimisation for a profile point: NLopt's BOBYQA when available (few
+    evaluations), else L-BFGS-B."""
+    lower = np.array([-np.inf if lo is None else lo for lo, _ in bounds])
+    upper = np.array([np.inf if hi is None else hi for _, hi in bounds])
+    x0 = np.clip(x0, lower, upper)
+    try:
+        import nlopt
+    except ImportError:
+        result = optimize.minimize(objective, x0, method="L-BFGS-B", bounds=bounds,
+                                   options={"ftol": 1e-15, "gtol": 1e-10})
+        return float(result.fun), np.asarray(result.x)
+    opt = nlopt.opt(nlopt.LN_BOBYQA, len(x0))
+    opt.set_lower_bounds(lower)
+    opt.set_upper_bounds(upper)
+    opt.set_min_objective(lambda x, grad: objective(x))
+    opt.set_ftol_abs(1e-12)
+    opt.set_xtol_rel(1e-10)
+    opt.set_maxeval(20_000)
+    step = np.where(np.abs(x0) > 0, 0.1 * np.abs(x0), 0.05)
+    opt.set_initial_step(np.minimum(step, np.where(np.isfinite(upper - lower), (upper - lower) / 4, np.inf)))
+    x = opt.optimize(x0)
+    return float(opt.last_optimum_value()), np.asarray(x)
+
+
+def _endpoint(zeta, estimate: float, target: float, direction: int, limit: float | None,
+              scale: float) -> float:
+    """Solve zeta(psi) = target walking from the estimate in ``direction``."""
+    step = scale
+    previous = estimate
+    for _ in range(60):
+        candidate = previous + direction * step
+        if limit is not None and direction * (candidate - limit) >= 0:
+            candidate = limit
+        value = zeta(candidate)
+        if direction * (value - target) >= 0:
+            return optimize.brentq(lambda v: zeta(v) - target, min(previous, candidate),
+                                   max(previous, candidate), xtol=1e-10 * max(1.0, abs(estimate)))
+        if limit is not None and candidate == limit:
+            return limit
+        previous, step = candidate, step * 2
+    return np.nan
+
+
+def _profile_variance(fit: LmerResult, index: int, z: float, ml_fit: LmerResult) -> tuple[float, float]:
+    start = _to_sdcor(ml_fit, ml_fit.theta, ml_fit.sigma)
+    best = _ml_deviance_sdcor(ml_fit, start)
+    bounds = _bounds(ml_fit)
+    others = [i for i in range(len(start)) if i != index]
+
+    def profiled(value: float) -> float:
+        def objective(rest: np.ndarray) -> float:
+            full = start.copy()
+            full[others] = rest
+            full[index] = value
+            return _ml_deviance_sdcor(ml_fit, full)
+
+        if not others:
+            return objective(np.zeros(0))
+        value, _ = _minimize(objective, start[others], [bounds[i] for i in others])
+        return value
+
+    def zeta(value: float) -> float:
+        return np.sign(value - start[index]) * np.sqrt(max(profiled(value) - best, 0.0))
+
+    low_limit, high_limit = bounds[index]
+    scale = 0.1 * abs(start[index]) if start[index] != 0 else 0.1
+    if low_limit == 0.0 and start[index] == 0.0:
+        lower = 0.0
+    else:
+        lower = _endpoint(zeta, start[index], -z, -1, low_limit, scale)
+    upper = _endpoint(zeta, start[index], z, 1, high_limit, scale)
+    return lower, upper
+
+
+def _profile_fixed(fit: LmerResult, j: int, z: float, ml_fit: LmerResult) -> tuple[float, float]:
+    frame = fit._frame
+    keep = [i for i in range(frame.X.shape[1]) if i != j]
+    base_offset = np.zeros(frame.n) if frame.offset is None else frame.offset
+    best = ml_fit.devcrit(False)
+    estimate = ml_fit.fixef.iloc[j]
+    theta_start = ml_fit.theta
+
+    def profiled(value: float) -> float:
+        reduced = dataclasses.replace(frame, X=frame.X[:, keep],
+                                      fixed_names=tuple(frame.fixed_names[i] for i in keep),
+                                      offset=base_offset + frame.X[:, j] * value)
+        problem = make_problem(reduced)
+        value, _ = _minimize(lambda th: deviance(problem, th, False), theta_start,
+                             [(lo if np.isfinite(lo) else None, None) for lo in problem.lower])
+        return value
+
+    def zeta(value: float) -> float:
+        return np.sign(value - estimate) * np.sqrt(max(profiled(value) - best, 0.0))
+
+    se = float(np.sqrt(ml_fit.vcov().iloc[j, j]))
+    return (_endpoint(zeta, estimate, -z, -1, None, se), _endpoint(zeta, estimate, z, 1, None, se))
+
+
+def profile(fit: LmerResult, level: float = 0.95) -> pd.DataFrame:
+    """Profile-likelihood intervals for all parameters (see the module docstring)."""
+    z = stats.norm.ppf((1 + level) / 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SingularFitWarning)
+        ml_fit = fit.refit_ml()
+    names = parameter_names(fit)
+    rows = [_profile_variance(fit, i, z, ml_fit) for i in range(len(names))]
+    rows += [_profile_fixed(fit, j, z, ml_fit) for j in range(len(fit.fixef))]
+    return pd.DataFrame(rows, index=names + list(fit.fixef.index), columns=_columns(level))
+
+
+def confint(fit: LmerResult, method: str = "wald", level: float = 0.95) -> pd.DataFrame:
+    """Confidence intervals for all parameters of a linear mixed model.
+
+    Parameters
+    ----------
+    fit : LmerResult
+    method : {"wald", "profile"}
+    level : float
+        Confidence level.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Rows: variance parameters (lme4's names), ``sigma``, fixed effects; columns
+        ``"2.5 %"`` and ``"97.5 %"`` (for level 0.95).
+    """
+    if not 0 < level < 1:
+        raise ValueError(f"level must be between 0 and 1, got {level}")
+    method = method.lower() if isinstance(method, str) else method
+    if method == "wald":
+        return wald(fit, level)
+    if method == "profile":
+        return profile(fit, level)
+    raise ValueError(f"method must be 'wald' or 'profile', got {method!r}")

@@ -1,0 +1,710 @@
+"""Generalized linear mixed models with lme4's syntax and numbers: :func:`glmer` and its result.
+
+The model is :math:`g(E[y \\mid b]) = X\\beta + Zb + o` with :math:`b = \\Lambda_\\theta u`,
+:math:`u \\sim N(0, I)` (binomial with the logit link or Poisson with the log link; the
+parameterization is that of :mod:`mlmtools.deviance`, without :math:`\\sigma`).
+:func:`glmer` fits it as lme4's ``glmer()`` does:
+
+1. stage 1 (lme4's ``nAGQ = 0``): minimise the Laplace deviance over :math:`\\theta` alone,
+   with :math:`\\beta` and :math:`u` from PIRLS (:func:`mlmtools.pirls.pirls`);
+2. stage 2: minimise the Laplace deviance (``nAGQ = 1``) or the adaptive Gauss-Hermite
+   deviance (``nAGQ > 1``, :mod:`mlmtools.agq`) over :math:`(\\theta, \\beta)`, PIRLS
+   giving :math:`\\tilde u` at each point;
+3. standard errors of :math:`\\hat\\beta` from the finite-difference Hessian :math:`H` of that
+   deviance over :math:`(\\theta, \\beta)` (central differences, step :math:`10^{-4}`):
+   :math:`V = 2H^{-1}` restricted to the :math:`\\beta` block (lme4's ``vcov.merMod``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from mlmtools import rformat
+from mlmtools.agq import MAX_NODES, agq_deviance
+from mlmtools.deviance import LmmProblem, make_problem
+from mlmtools.exceptions import ConvergenceWarning, SingularFitWarning
+from mlmtools.families import Family, get_family
+from mlmtools.lmer import MixedModelResult
+from mlmtools.lmer_summary import (
+    CORRELATION_MAX,
+    DIGITS,
+    _format_call,
+    _format_coefficients,
+    _format_correlation,
+    _format_criterion,
+    _format_groups,
+    _format_random_effects,
+    _wrap_words,
+    cat_fill,
+)
+from mlmtools.modelframe import ModelFrame
+from mlmtools.optimizer import OptSummary
+from mlmtools.pirls import (
+    GlmmData,
+    PirlsError,
+    PirlsResult,
+    conditional_variances,
+    pirls,
+    unscaled_fixed_vcov,
+)
+
+HESSIAN_DELTA = 1e-4  # lme4's deriv12
+GRADIENT_TOL = 2e-3  # glmerControl(check.conv.grad = .makeCC(tol = 2e-3))
+CLASS_NAME = "glmerMod"
+RESIDUAL_TYPES = ("deviance", "pearson", "response", "working")
+
+
+# ---------------------------------------------------------------------------------------------
+# The objective functions of the two stages
+# ---------------------------------------------------------------------------------------------
+
+
+class _Deviance:
+    """The deviance of a GLMM as a function of the optimizer's parameters.
+
+    Keeps the last conditional modes to warm-start PIRLS (as lme4 keeps ``u0``).
+    """
+
+    def __init__(self, data: GlmmData, n_theta: int, nAGQ: int, beta: np.ndarray):
+        self.data = data
+        self.n_theta = n_theta
+        self.nAGQ = nAGQ
+        self.beta = beta
+        self.u = np.zeros(data.q)
+
+    def mode(self, theta: np.ndarray, beta: np.ndarray, update_beta: bool) -> PirlsResult:
+        """PIRLS at (theta, beta), warm-started; falls back to a cold start from u = 0."""
+        try:
+            result = pirls(self.data, theta, beta, self.u, update_beta=update_beta)
+        except PirlsError:
+            result = pirls(self.data, theta, beta, np.zeros(self.data.q), update_beta=update_beta)
+        self.u = result.u
+        return result
+
+    def stage1(self, theta: np.ndarray) -> float:
+        """Laplace deviance at theta with beta and u from PIRLS (lme4's ``nAGQ = 0``)."""
+        try:
+            result = self.mode(theta, self.beta, update_beta=True)
+        except (PirlsError, np.linalg.LinAlgError):
+            return float("inf")
+        self.beta = result.beta
+        return result.laplace
+
+    def stage2(self, params: np.ndarray) -> float:
+        """Laplace (``nAGQ = 1``) or adaptive quadrature deviance at (theta, beta)."""
+        theta, beta = params[:self.n_theta], params[self.n_theta:]
+        try:
+            result = self.mode(theta, beta, update_beta=False)
+        except (PirlsError, np.linalg.LinAlgError):
+            return float("inf")
+        if self.nAGQ > 1:
+            return agq_deviance(self.data, theta, beta, result, self.nAGQ)
+        return result.laplace
+
+
+def _minimize(objective: Callable[[np.ndarray], float], start: np.ndarray, lower: np.ndarray,
+              step: np.ndarray, xtol_rel: float, ftol_abs: float) -> tuple[np.ndarray, float, bool, str, int]:
+    """Bounded derivative-free minimisation: NLopt's BOBYQA, or SciPy's COBYQA without nlopt.
+
+    Returns (x, f(x), success, message, number of evaluations).
+    """
+    count = [0]
+
+    def counted(x: np.ndarray, *_: Any) -> float:
+        count[0] += 1
+        return objective(np.asarray(x, dtype=float))
+
+    try:
+        import nlopt
+    except ImportError:
+        from scipy.optimize import Bounds, minimize
+
+        res = minimize(lambda y: counted(start + y * step), np.zeros_like(start), method="COBYQA",
+                       bounds=Bounds((lower - start) / step, np.full(len(start), np.inf)),
+                       options={"initial_tr_radius": 1.0, "final_tr_radius": 1e-9, "maxfev": 20_000})
+        x = start + res.x * step
+        return x, float(res.fun), bool(res.success), str(res.message), count[0]
+
+    opt = nlopt.opt(nlopt.LN_BOBYQA, len(start))
+    opt.set_lower_bounds(lower)
+    opt.set_upper_bounds(np.full(len(start), np.inf))
+    opt.set_min_objective(counted)
+    opt.set_initial_step(step)
+    opt.set_xtol_rel(xtol_rel)
+    opt.set_ftol_abs(ftol_abs)
+    opt.set_maxeval(20_000)
+    x0 = np.maximum(np.asarray(start, dtype=float), lower)
+    try:
+        x = opt.optimize(x0)
+    except nlopt.RoundoffLimited:
+        return x0, objective(x0), False, "NLOPT_ROUNDOFF_LIMITED", count[0]
+    code = opt.last_optimize_result()
+    ok = code > 0 and code != nlopt.MAXEVAL_REACHED
+    return np.asarray(x, dtype=float), float(opt.last_optimum_value()), ok, f"NLopt code {code}", count[0]
+
+
+def finite_difference_derivatives(objective: Callable[[np.ndarray], float], x: np.ndarray,
+                                  fx: float, delta: float = HESSIAN_DELTA) -> tuple[np.ndarray, np.ndarray]:
+    """Gradient and Hessian by central differences (lme4's ``deriv12``).
+
+    .. math::
+        g_i = \\frac{f(x + \\delta e_i) - f(x - \\delta e_i)}{2\\delta},\\qquad
+        H_{ii} = \\frac{f(x + \\delta e_i) - 2 f(x) + f(x - \\delta e_i)}{\\delta^2},
+
+        H_{ij} = \\frac{f(x + \\delta e_i + \\delta e_j) - f(x + \\delta e_i - \\delta e_j)
+            - f(x - \\delta e_i + \\delta e_j) + f(x - \\delta e_i - \\delta e_j)}{4\\delta^2}.
+    """
+    k = len(x)
+    grad, hess = np.empty(k), np.empty((k, k))
+    steps = np.eye(k) * delta
+    for i in range(k):
+        f_plus, f_minus = objective(x + steps[i]), objective(x - steps[i])
+        grad[i] = (f_plus - f_minus) / (2 * delta)
+        hess[i, i] = (f_plus - 2 * fx + f_minus) / delta**2
+        for j in range(i):
+            hess[i, j] = hess[j, i] = (
+                objective(x + steps[i] + steps[j]) - objective(x + steps[i] - steps[j])
+                - objective(x - steps[i] + steps[j]) + objective(x - steps[i] - steps[j])
+            ) / (4 * delta**2)
+    return grad, hess
+
+
+def _gradient_message(grad: np.ndarray, hess: np.ndarray, free: np.ndarray) -> str | None:
+    """lme4's ``check.conv.grad``: the Hessian-scaled gradient of the free parameters."""
+    if not free.any():
+        return None
+    g, h = grad[free], hess[np.ix_(free, free)]
+    try:
+        size = float(np.max(np.abs(np.linalg.solve(np.linalg.cholesky(h), g))))
+    except np.linalg.LinAlgError:
+        size = float(np.max(np.abs(g)))
+    if size > GRADIENT_TOL:
+        return f"Model failed to converge with max|grad| = {size:.6g} (tol = {GRADIENT_TOL:g})"
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# The result
+# ---------------------------------------------------------------------------------------------
+
+
+class GlmerResult(MixedModelResult):
+    """A fitted generalized linear mixed model (the counterpart of lme4's ``glmerMod``).
+
+    Create with :func:`glmer`. Shares the names of :class:`~mlmtools.lmer.LmerResult`
+    (``fixef``, ``vcov()``, ``varcorr()``, ``ranef()``, ``loglik``, ``aic``, ``bic``,
+    ``predict()``, ``summary()``); there is no residual variance.
+    """
+
+    def __init__(self, frame: ModelFrame, problem: LmmProblem, data: GlmmData, optinfo: OptSummary,
+                 beta: np.ndarray, mode: PirlsResult, objective_value: float, nAGQ: int,
+                 hessian: np.ndarray | None, data_name: str = "data"):
+        super().__init__(frame, problem, optinfo, beta, _lambda_times(problem, optinfo.final, mode.u),
+                         data_name)
+        self._data = data
+        self._mode = mode
+        self._objective = float(objective_value)
+        self.nAGQ = int(nAGQ)
+        self.hessian = hessian
+        self.weights_label: str | None = None
+        self.offset_label: str | None = None
+        self._vcov = self._compute_vcov()
+
+    # -- model facts -------------------------------------------------------------------
+    @property
+    def family(self) -> Family:
+        """The response distribution and link."""
+        return self._data.family
+
+    @property
+    def sigma(self) -> float:
+        """1: binomial and Poisson models have no scale parameter (lme4's ``sigma()``)."""
+        return 1.0
+
+    @property
+    def npar(self) -> int:
+        """:math:`p + \\mathrm{length}(\\theta)`."""
+        return self._problem.p + self._problem.n_theta
+
+    @property
+    def df_resid(self) -> int:
+        """``nobs - npar``."""
+        return self.nobs - self.npar
+
+    @property
+    def loglik(self) -> float:
+        """:math:`-d/2`, with :math:`d` the Laplace or quadrature deviance at the optimum."""
+        return -0.5 * self._objective
+
+    @property
+    def deviance(self) -> float:
+        """The conditional deviance :math:`\\sum_i d_i(y_i, \\hat\\mu_i)` at the conditional modes,
+        as lme4's ``deviance()`` of a GLMM (not :math:`-2\\ell`; see :attr:`loglik`)."""
+        return float(np.sum(self._mode.dev_resids))
+
+    @property
+    def method(self) -> str:
+        """``"Laplace Approximation"`` or ``"Adaptive Gauss-Hermite Quadrature, nAGQ = k"``."""
+        if self.nAGQ > 1:
+            return f"Adaptive Gauss-Hermite Quadrature, nAGQ = {self.nAGQ}"
+        return "Laplace Approximation"
+
+    # -- fixed effects -----------------------------------------------------------------
+    def _compute_vcov(self) -> np.ndarray:
+        n_theta = self._problem.n_theta
+        if self.hessian is not None:
+            try:
+                inverse = np.linalg.inv(self.hessian)
+                block = inverse[n_theta:, n_theta:]
+                block = block + block.T  # 2 H^{-1}, symmetrised
+                np.linalg.cholesky(block)
+                return block
+            except np.linalg.LinAlgError:
+                warnings.warn("variance-covariance matrix computed from finite-difference Hessian is "
+                              "not positive definite: falling back to the var-cov estimated from RX",
+                              ConvergenceWarning, stacklevel=4)
+        return unscaled_fixed_vcov(self._data, self.theta, self._mode.working_weights)
+
+    def vcov(self) -> pd.DataFrame:
+        """Covariance of :math:`\\hat\\beta`: :math:`2H^{-1}` (the :math:`\\beta` block), with
+        :math:`H` the finite-difference Hessian of the deviance over :math:`(\\theta, \\beta)`;
+        :math:`(R_X^\\top R_X)^{-1}` from the final PIRLS weights when no Hessian is available."""
+        names = list(self._frame.fixed_names)
+        return pd.DataFrame(self._vcov.copy(), index=names, columns=names)
+
+    def coef_table(self, ddf: str = "none") -> pd.DataFrame:
+        """Fixed-effects table: Estimate, Std. Error, z value, Pr(>|z|) (Wald z tests,
+        :math:`p = 2\\Phi(-|z|)`). ``ddf`` is accepted for symmetry with lmer; GLMMs use z."""
+        estimate = self._beta
+        std_error = np.sqrt(np.diag(self._vcov))
+        z = estimate / std_error
+        return pd.DataFrame({"Estimate": estimate, "Std. Error": std_error, "z value": z,
+                             "Pr(>|z|)": 2.0 * stats.norm.sf(np.abs(z))},
+                            index=list(self._frame.fixed_names))
+
+    # -- variance components -----------------------------------------------------------
+    def varcorr(self) -> pd.DataFrame:
+        """Variance components as R's ``as.data.frame(VarCorr(m))``, without a residual row.
+
+        For each term :math:`\\Sigma_i = T_i T_i^\\top`: variances first (``sdcor`` the
+        standard deviations), then covariances (``sdcor`` the correlations).
+        """
+        rows = []
+        theta = self.theta
+        for label, t in zip(self._group_labels, self._problem.terms):
+            T = t.template(theta)
+            cov = T @ T.T
+            sd = np.sqrt(np.diag(cov))
+            for a in range(t.k):
+                rows.append((label, t.columns[a], None, cov[a, a], sd[a]))
+            for a in range(t.k):
+                for c in range(a + 1, t.k):
+                    corr = cov[c, a] / (sd[a] * sd[c]) if sd[a] * sd[c] > 0 else np.nan
+                    rows.append((label, t.columns[a], t.columns[c], cov[c, a], corr))
+        return pd.DataFrame(rows, columns=["grp", "var1", "var2", "vcov", "sdcor"]).astype(
+            {"grp": object, "var1": object, "var2": object})
+
+    def _conditional_variances(self) -> list[np.ndarray]:
+        return conditional_variances(self._data, self.theta, self._mode.working_weights)
+
+    # -- fitted values, residuals, predictions -----------------------------------------
+    def fitted(self) -> pd.Series:
+        """Conditional means :math:`\\hat\\mu = g^{-1}(X\\hat\\beta + Z\\hat b + o)`."""
+        return pd.Series(self._mode.mu, index=self._frame.row_index, name="fitted")
+
+    def residuals(self, type: str = "deviance", scaled: bool = False) -> pd.Series:
+        """Residuals of the conditional fit (lme4's ``residuals.glmResp``).
+
+        ``"deviance"``: :math:`\\mathrm{sign}(y-\\hat\\mu)\\sqrt{d_i}`; ``"pearson"``:
+        :math:`(y-\\hat\\mu)\\sqrt{w}/\\sqrt{V(\\hat\\mu)}`; ``"response"``: :math:`y-\\hat\\mu`;
+        ``"working"``: :math:`(y-\\hat\\mu)/(d\\mu/d\\eta)`. ``scaled`` divides by
+        :math:`\\sigma = 1` (kept for symmetry with lmer).
+        """
+        if type not in RESIDUAL_TYPES:
+            raise ValueError(f"type must be one of {RESIDUAL_TYPES}, got {type!r}")
+        y, mu, eta, family = self._data.y, self._mode.mu, self._mode.eta, self.family
+        if type == "deviance":
+            values = np.sign(y - mu) * np.sqrt(np.maximum(self._mode.dev_resids, 0.0))
+        elif type == "pearson":
+            values = (y - mu) * np.sqrt(self._data.weights / family.variance(mu))
+        elif type == "response":
+            values = y - mu
+        else:
+            values = (y - mu) / family.mu_eta(eta)
+        return pd.Series(values / self.sigma if scaled else values, index=self._frame.row_index,
+                         name="residuals")
+
+    def predict(self, newdata: pd.DataFrame | None = None, re_form: str | None = None,
+                allow_new_levels: bool = False, type: str = "link") -> pd.Series:
+        """Predictions, as lme4's ``predict.merMod``.
+
+        .. math:: \\hat\\eta = X_{new}\\hat\\beta + o + Z_{new}\\hat b,\\qquad
+            \\hat\\mu = g^{-1}(\\hat\\eta)\\ (\\texttt{type="response"})
+
+        Parameters
+        ----------
+        newdata : DataFrame, optional
+            Rows to predict; the fitted rows when None.
+        re_form : {None, "~0", "NA"}
+            None: include the random effects; ``"~0"`` or ``"NA"``: population level.
+        allow_new_levels : bool
+            Unseen levels contribute 0 when True; otherwise they raise ValueError.
+        type : {"link", "response"}
+            Linear predictor or mean.
+        """
+        if type not in ("link", "response"):
+            raise ValueError(f"type must be 'link' or 'response', got {type!r}")
+        if re_form not in (None, "~0", "~ 0", "NA"):
+            raise ValueError(f"re_form must be None (all random effects) or '~0'/'NA' (none), "
+                             f"got {re_form!r}")
+        include_random = re_form is None
+        frame = self._frame
+        if newdata is None:
+            eta = frame.X @ self._beta + self._data.offset
+            if include_random:
+                eta = eta + self._problem.Z @ self._b
+            index = frame.row_index
+        else:
+            if not isinstance(newdata, pd.DataFrame):
+                raise TypeError(f"newdata must be a pandas DataFrame, got {newdata.__class__.__name__}")
+            eta = frame.fixed_matrix(newdata) @ self._beta
+            formula_offset = frame.formula_offset(newdata)
+            if formula_offset is not None:
+                eta = eta + formula_offset
+            if include_random:
+                eta = eta + self._random_part(newdata, allow_new_levels)
+            index = newdata.index
+        values = self.family.linkinv(eta) if type == "response" else eta
+        return pd.Series(values, index=index, name="predicted")
+
+    def _random_part(self, newdata: pd.DataFrame, allow_new_levels: bool) -> np.ndarray:
+        """:math:`Z_{new}\\hat b`, with unseen levels contributing 0 when allowed."""
+        total = np.zeros(len(newdata))
+        for t, (codes, Xi) in zip(self._problem.terms, self._frame.random_matrices(newdata)):
+            unseen = codes < 0
+            if unseen.any() and not allow_new_levels:
+                raise ValueError(
+                    f"newdata has levels of {t.group!r} not seen when fitting (rows "
+                    f"{list(newdata.index[unseen][:5])}); pass allow_new_levels=True to predict "
+                    "them at the population level")
+            effects = self._b[t.b_slice].reshape(t.n_levels, t.k)
+            contribution = np.einsum("ij,ij->i", Xi, effects[np.where(unseen, 0, codes)])
+            total += np.where(unseen, 0.0, contribution)
+        return total
+
+    # -- printing and tidying ----------------------------------------------------------
+    def summary(self) -> GlmerSummary:
+        """lme4's ``summary(glmer)`` (a :class:`GlmerSummary`; print it for R's layout)."""
+        return GlmerSummary.from_fit(self)
+
+    def _tidy(self, effects: str | list[str] | tuple[str, ...] = ("fixed", "ran_pars"),
+              conf_int: bool = False, conf_level: float = 0.95, **_: Any) -> pd.DataFrame:
+        """broom.mixed's ``tidy()`` of a glmer fit.
+
+        Fixed rows: ``effect, term, estimate, std_error, statistic`` (z), ``p_value`` and,
+        with ``conf_int``, :math:`\\hat\\beta \\pm z_{(1+\\ell)/2}\\,\\mathrm{SE}`. Random-parameter
+        rows: ``effect, group, term, estimate`` with ``sd__<name>`` and ``cor__<a>.<b>``.
+        """
+        kinds = [effects] if isinstance(effects, str) else list(effects)
+        if not kinds or any(k not in ("fixed", "ran_pars") for k in kinds):
+            raise ValueError(f"effects must be 'fixed' and/or 'ran_pars', got {effects!r}")
+        if not 0 < conf_level < 1:
+            raise ValueError(f"conf_level must be between 0 and 1, got {conf_level}")
+        parts = [self._tidy_fixed(conf_int, conf_level) if k == "fixed" else self._tidy_ran_pars()
+                 for k in kinds]
+        if len(parts) == 1:
+            return parts[0]
+        combined = pd.concat(parts, ignore_index=True)
+        front = ["effect", "group", "term"]
+        return combined[front + [c for c in combined.columns if c not in front]]
+
+    def _tidy_fixed(self, conf_int: bool, conf_level: float) -> pd.DataFrame:
+        table = self.coef_table()
+        out = pd.DataFrame({"effect": "fixed", "term": list(table.index),
+                            "estimate": table["Estimate"].to_numpy(),
+                            "std_error": table["Std. Error"].to_numpy(),
+                            "statistic": table["z value"].to_numpy(),
+                            "p_value": table["Pr(>|z|)"].to_numpy()})
+        if conf_int:
+            z = stats.norm.ppf((1 + conf_level) / 2)
+            out["conf_low"] = out["estimate"] - z * out["std_error"]
+            out["conf_high"] = out["estimate"] + z * out["std_error"]
+        return out
+
+    def _tidy_ran_pars(self) -> pd.DataFrame:
+        vc = self.varcorr()
+        terms = [f"sd__{a}" if b is None else f"cor__{a}.{b}" for a, b in zip(vc["var1"], vc["var2"])]
+        return pd.DataFrame({"effect": "ran_pars", "group": vc["grp"].to_numpy(), "term": terms,
+                             "estimate": vc["sdcor"].to_numpy()})
+
+    def __repr__(self) -> str:
+        return str(self.summary())
+
+    def _repr_html_(self) -> str:
+        return self.summary()._repr_html_()
+
+
+def _lambda_times(problem: LmmProblem, theta: np.ndarray, u: np.ndarray) -> np.ndarray:
+    from mlmtools.deviance import lambda_times
+
+    return lambda_times(problem, theta, u)
+
+
+# ---------------------------------------------------------------------------------------------
+# The summary
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class GlmerSummary:
+    """Everything ``summary(glmer_fit)`` shows, as data; ``str()`` gives lme4's layout."""
+
+    method: str
+    family: str
+    link: str
+    formula: str
+    data_name: str
+    call_extras: list[tuple[str, str]]
+    likelihood: pd.Series
+    residual_quantiles: np.ndarray
+    varcorr: pd.DataFrame
+    term_columns: list[tuple[str, tuple[str, ...]]]
+    ngroups: dict[str, int]
+    nobs: int
+    coefficients: pd.DataFrame
+    correlation: pd.DataFrame
+    messages: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_fit(cls, fit: GlmerResult) -> GlmerSummary:
+        vcov = fit.vcov().to_numpy()
+        sd = np.sqrt(np.diag(vcov))
+        names = list(fit.fixef.index)
+        messages = []
+        if fit.is_singular:
+            messages.append("boundary (singular) fit: see help('isSingular')")
+        if not fit.converged:
+            messages.extend(m for m in fit.optinfo.messages if m.startswith("Model failed"))
+        extras = []
+        if fit.weights_label:
+            extras.append(("Weights:", fit.weights_label))
+        if fit.offset_label:
+            extras.append((" Offset:", fit.offset_label))
+        return cls(
+            method=fit.method, family=fit.family.name, link=fit.family.link, formula=fit.formula,
+            data_name=fit.data_name, call_extras=extras,
+            likelihood=pd.Series({"AIC": fit.aic, "BIC": fit.bic, "logLik": fit.loglik,
+                                  "-2*log(L)": -2 * fit.loglik, "df.resid": fit.df_resid}),
+            residual_quantiles=np.quantile(fit.residuals("pearson", scaled=True).to_numpy(),
+                                           [0, 0.25, 0.5, 0.75, 1]),
+            varcorr=fit.varcorr(),
+            term_columns=[(label, t.columns) for label, t in zip(fit._group_labels, fit._problem.terms)],
+            ngroups=fit.ngroups, nobs=fit.nobs, coefficients=fit.coef_table(),
+            correlation=pd.DataFrame(vcov / np.outer(sd, sd), index=names, columns=names),
+            messages=messages,
+        )
+
+    def format(self) -> str:
+        """The printed summary, as lme4's ``print(summary(m))``."""
+        blocks = [
+            _format_title(f"Generalized linear mixed model fit by maximum likelihood ({self.method})"),
+            f" Family: {self.family}  ( {self.link} )",
+            _format_call(self.formula, self.data_name, self.call_extras) + "\n",
+            _format_criterion(False, np.nan, self.likelihood) + "\n",
+            "Scaled residuals: \n" + rformat.print_quantiles(self.residual_quantiles, DIGITS) + "\n",
+            "Random effects:\n" + _format_random_effects(self.varcorr, self.term_columns, DIGITS),
+            _format_groups(self.nobs, self.ngroups),
+        ]
+        if len(self.coefficients):
+            blocks.append("\nFixed effects:\n" + _format_coefficients(self.coefficients))
+            if 1 < len(self.coefficients) <= CORRELATION_MAX:
+                blocks.append("\nCorrelation of Fixed Effects:\n" + _format_correlation(self.correlation))
+        if self.messages:
+            blocks.append("optimizer (Nelder_Mead) convergence code: 0 (OK)\n" + "\n".join(self.messages))
+        return "\n".join(blocks)
+
+    def __str__(self) -> str:
+        return self.format()
+
+    def __repr__(self) -> str:
+        return self.format()
+
+    def _repr_html_(self) -> str:
+        return "<pre>" + html.escape(self.format()) + "</pre>"
+
+
+def _format_title(title: str) -> str:
+    """lme4's ``.prt.methTit``: wrapped (and the class unquoted) when too wide for one line."""
+    width = rformat.PRINT_WIDTH
+    if len(title) + 5 + len(CLASS_NAME) > width:
+        lines = _wrap_words(title, width - 2, exdent=2)
+        return cat_fill([*lines, " [", CLASS_NAME, "]"])
+    return f"{title} ['{CLASS_NAME}']"
+
+
+# ---------------------------------------------------------------------------------------------
+# Entry point
+# ---------------------------------------------------------------------------------------------
+
+
+def _rows_of(values: Any, data: pd.DataFrame, frame: ModelFrame) -> np.ndarray:
+    """A weights argument (column name or per-row values) restricted to the rows kept."""
+    if isinstance(values, str):
+        return data.loc[frame.row_index, values].to_numpy(dtype=float)
+    keep = data.index.isin(frame.row_index)
+    return np.asarray(values, dtype=float).reshape(-1)[keep]
+
+
+def _binomial_trials(frame: ModelFrame, data: pd.DataFrame, weights: Any) -> np.ndarray | None:
+    """Trials of a ``cbind(successes, failures)`` response (frame weights divided by the prior
+    weights), None for other responses."""
+    if frame.response_kind != "cbind":
+        return None
+    if weights is None:
+        return frame.weights.copy()
+    prior = _rows_of(weights, data, frame)
+    return np.divide(frame.weights, prior, out=np.zeros_like(frame.weights), where=prior > 0)
+
+
+def _check_nagq(nAGQ: Any, problem: LmmProblem) -> int:
+    if isinstance(nAGQ, bool) or not isinstance(nAGQ, (int, np.integer)) or not 0 <= nAGQ <= MAX_NODES:
+        raise ValueError(f"nAGQ must be an integer between 0 and {MAX_NODES}, got {nAGQ!r}")
+    if nAGQ > 1 and (len(problem.terms) != 1 or problem.terms[0].k != 1):
+        raise ValueError("nAGQ > 1 is only available for models with a single, scalar "
+                         "random-effects term, e.g. (1 | g); use nAGQ=1 (Laplace)")
+    return int(nAGQ)
+
+
+def _start_beta(data: GlmmData) -> np.ndarray:
+    """Least-squares fit of the linked starting means (lme4 starts PIRLS from ``mustart``)."""
+    family = data.family
+    eta = family.linkfun(family.mustart(data.y, data.weights)) - data.offset
+    return np.linalg.lstsq(data.X, eta, rcond=None)[0]
+
+
+def fit_glmm(frame: ModelFrame, family: Family, nAGQ: int, *, trials: np.ndarray | None = None,
+             data_name: str = "data", stacklevel: int = 1) -> GlmerResult:
+    """Fit a GLMM to a prepared :class:`ModelFrame` (the two stages of the module docstring)."""
+    problem = make_problem(dataclasses.replace(frame, weights=None))
+    nAGQ = _check_nagq(nAGQ, problem)
+    n = frame.n
+    data = GlmmData(
+        y=np.asarray(frame.y, dtype=float), X=np.asarray(frame.X, dtype=float), Z=problem.Z,
+        terms=problem.terms,
+        weights=np.ones(n) if frame.weights is None else np.asarray(frame.weights, dtype=float),
+        offset=np.zeros(n) if frame.offset is None else np.asarray(frame.offset, dtype=float),
+        family=family, trials=trials,
+    )
+    n_theta = problem.n_theta
+    theta0 = np.zeros(n_theta)
+    for t in problem.terms:
+        theta0[t.diagonal_positions()] = 1.0
+    deviance = _Deviance(data, n_theta, nAGQ, _start_beta(data))
+
+    theta1, f1, ok, message, evals = _minimize(deviance.stage1, theta0, problem.lower,
+                                               np.full(n_theta, 0.2), xtol_rel=1e-6, ftol_abs=1e-6)
+    stage1 = deviance.mode(theta1, deviance.beta, update_beta=True)
+    messages = [f"stage 1: {message}"]
+    if nAGQ == 0:
+        theta, beta, fmin, hessian, mode = theta1, stage1.beta, stage1.laplace, None, stage1
+    else:
+        lower = np.concatenate([problem.lower, np.full(data.p, -np.inf)])
+        se = np.sqrt(np.diag(unscaled_fixed_vcov(data, theta1, stage1.working_weights)))
+        step = 0.2 * np.concatenate([np.full(n_theta, 0.1), np.minimum(se, 10.0)])
+        start = np.concatenate([theta1, stage1.beta])
+        params, fmin, ok, message, more = _minimize(deviance.stage2, start, lower, step,
+                                                    xtol_rel=1e-10, ftol_abs=1e-12)
+        evals += more
+        messages.append(f"stage 2: {message}")
+        # put PIRLS back at the optimum; then the derivatives for the standard errors
+        fmin = deviance.stage2(params)
+        grad, hessian = finite_difference_derivatives(deviance.stage2, params, fmin)
+        fmin = deviance.stage2(params)
+        theta, beta = params[:n_theta], params[n_theta:]
+        mode = deviance.mode(theta, beta, update_beta=False)
+        free = np.concatenate([params[:n_theta] != problem.lower, np.ones(data.p, dtype=bool)])
+        gradient_problem = _gradient_message(grad, hessian, free)
+        if gradient_problem is not None:
+            messages.append(gradient_problem)
+            ok = False
+    optinfo = OptSummary(initial=theta0, final=np.asarray(theta, dtype=float), fmin=float(fmin),
+                         feval=evals, optimizer="bobyqa", REML=False, lower=problem.lower.copy(),
+                         converged=bool(ok), messages=messages)
+    fit = GlmerResult(frame, problem, data, optinfo, beta, mode, fmin, nAGQ, hessian, data_name)
+    if not ok:
+        warnings.warn("the optimizer did not converge: " + "; ".join(messages), ConvergenceWarning,
+                      stacklevel=stacklevel + 1)
+    if fit.is_singular:
+        warnings.warn("boundary (singular) fit: see help('isSingular')", SingularFitWarning,
+                      stacklevel=stacklevel + 1)
+    return fit
+
+
+def glmer(formula: str, data: pd.DataFrame, family: str | Family = "binomial", nAGQ: int = 1,
+          weights: Any = None, offset: Any = None, *, data_name: str = "data") -> GlmerResult:
+    """Fit a generalized linear mixed model with lme4's formula syntax (lme4's ``glmer``).
+
+    The model is :math:`g(E[y\\mid b]) = X\\beta + Zb + o`, :math:`b = \\Lambda_\\theta u`,
+    :math:`u \\sim N(0, I)`. Parameters maximise the Laplace approximation of the likelihood
+
+    .. math:: -2\\ell(\\theta, \\beta) \\approx -2\\sum_i\\log p(y_i\\mid\\tilde\\mu_i)
+        + \\lVert\\tilde u\\rVert^2 + \\log|L|^2
+
+    (``nAGQ=1``), or its adaptive Gauss-Hermite refinement with ``nAGQ`` nodes per level
+    (``nAGQ > 1``, one scalar random-effects term only); ``nAGQ=0`` stops after lme4's first
+    stage (beta from PIRLS). See :mod:`mlmtools.pirls` and :mod:`mlmtools.agq`.
+
+    Parameters
+    ----------
+    formula : str
+        lme4 formula, e.g. ``"y ~ x + (1 | g)"`` or ``"cbind(s, f) ~ x + (1 | g)"``.
+    data : pandas.DataFrame
+    family : {"binomial", "poisson"}
+        Binomial with the logit link (0/1 responses, ``cbind(successes, failures)``, or
+        proportions with ``weights`` = trials) or Poisson with the log link.
+    nAGQ : int
+        0, 1 (Laplace, default) or the number of quadrature nodes (at most 100).
+    weights, offset : str or array_like, optional
+        Prior weights and offset (a column name or one value per row).
+    data_name : str
+        Name shown after ``Data:`` in printed output.
+
+    Returns
+    -------
+    GlmerResult
+
+    Raises
+    ------
+    ValueError
+        Unknown family; a binomial response outside [0, 1] or with non-integer successes;
+        negative or non-integer Poisson counts; ``nAGQ > 1`` with more than one random-effects
+        term or a vector-valued term.
+
+    Warns
+    -----
+    ConvergenceWarning
+        If an optimizer stage fails or lme4's gradient check does.
+    SingularFitWarning
+        If a template diagonal is below 1e-4 (``isSingular``).
+    """
+    family_object = get_family(family)
+    from mlmtools.modelframe import build_model
+
+    frame = build_model(formula, data, weights=weights, offset=offset, allow_n_levels=True, stacklevel=3)
+    trials = _binomial_trials(frame, data, weights)
+    counts = frame.response_kind == "cbind"
+    check_weights = trials if counts else (np.ones(frame.n) if frame.weights is None else frame.weights)
+    family_object.validate(np.asarray(frame.y, dtype=float), check_weights, frame.response_name, counts)
+    fit = fit_glmm(frame, family_object, nAGQ, trials=trials, data_name=data_name, stacklevel=2)
+    fit.weights_label = weights if isinstance(weights, str) else None
+    fit.offset_label = offset if isinstance(offset, str) else None
+    return fit
