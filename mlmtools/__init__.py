@@ -10,11 +10,19 @@ Public API (a table of contents; each name is loaded from its module on first us
 =================  ======================  ===============================================
 name               module                  what it is
 =================  ======================  ===============================================
+lmer               mlmtools.lmer           linear mixed models: lme4 syntax, lmerTest inference
+anova              mlmtools.anova          likelihood-ratio tests; type III F tables
+contest            mlmtools.satterthwaite  t and F tests of contrasts, Satterthwaite df
+tidy               mlmtools.tidy           broom.mixed-style coefficient tables
+geeglm             mlmtools.gee            GEE as geepack fits it, with sandwich SEs
+glmer              mlmtools.glmer          binomial and Poisson mixed models (Laplace, AGQ)
+simulate_type1     mlmtools.simulation     the lecture's type I error study
 RRandom            mlmtools.rrandom        R's default random number generator, exactly
 datasets           mlmtools.datasets       the course's data sets (sleepstudy, prevention)
 design             mlmtools.design         ICC, design effect, effective sample size
 rformat            mlmtools.rformat        numbers and tables printed by R's rules
 plotting           mlmtools.plotting       the course's figure style (colour-blind safe)
+power              mlmtools.power          power of clustered designs, analytic and simulated
 =================  ======================  ===============================================
 """
 
@@ -26,9 +34,21 @@ from typing import Any
 from mlmtools._version import __version__
 
 _EXPORTS: dict[str, str] = {
+    "lmer": "mlmtools.lmer",
+    "anova": "mlmtools.anova",
+    "contest": "mlmtools.satterthwaite",
+    "tidy": "mlmtools.tidy",
+    "geeglm": "mlmtools.gee",
+    "glmer": "mlmtools.glmer",
+    "simulate_type1": "mlmtools.simulation",
     "RRandom": "mlmtools.rrandom",
+    "SingularFitWarning": "mlmtools.exceptions",
+    "ConvergenceWarning": "mlmtools.exceptions",
+    "MissingRowsWarning": "mlmtools.exceptions",
+    "RankDeficiencyWarning": "mlmtools.exceptions",
+    "FormulaError": "mlmtools.exceptions",
 }
-_SUBMODULES = ("datasets", "design", "plotting", "rformat")
+_SUBMODULES = ("datasets", "design", "plotting", "power", "rformat")
 
 __all__ = ["__version__", *_EXPORTS, *_SUBMODULES]
 

@@ -306,6 +306,24 @@ def fit_balanced_random_intercept(y: ArrayLike, cluster_size: int, x_cluster: Ar
     >>> fit.df.tolist()
     [[4.0, 4.0]]
     """
+    fit = _fit_random_intercept(y, cluster_size, x_cluster)
+    _warn_boundary(fit.boundary)
+    return fit
+
+
+def _warn_boundary(boundary: NDArray[np.bool_], stacklevel: int = 3) -> None:
+    """One warning for all data sets fitted on the boundary (``stacklevel`` 3: the caller's caller)."""
+    if boundary.any():
+        warnings.warn(
+            f"{int(boundary.sum())} of {boundary.size} data sets have a boundary (singular) fit, "
+            "sigma_u = 0; they were fitted by the general lmer engine",
+            SingularFitWarning,
+            stacklevel=stacklevel,
+        )
+
+
+def _fit_random_intercept(y: ArrayLike, cluster_size: int, x_cluster: ArrayLike) -> BalancedFit:
+    """:func:`fit_balanced_random_intercept` without the warning."""
     design, names = _cluster_design(x_cluster)
     trials = _as_trials(y, cluster_size, design.shape[0])
     n_clusters, n_coef = design.shape
@@ -327,13 +345,6 @@ def fit_balanced_random_intercept(y: ArrayLike, cluster_size: int, x_cluster: Ar
         flat = trials[index].reshape(-1)
         (coef[index], std_error[index], df[index], t_value[index], p_value[index], p_value_z[index],
          sigma2_between[index], sigma2_within[index]) = _general_engine_fit(flat, cluster_size, design)
-    if boundary.any():
-        warnings.warn(
-            f"{int(boundary.sum())} of {boundary.size} data sets have a boundary (singular) fit, "
-            "sigma_u = 0; they were fitted by the general lmer engine",
-            SingularFitWarning,
-            stacklevel=2,
-        )
     return BalancedFit(names, coef, std_error, df, t_value, p_value, p_value_z,
                        sigma2_between, sigma2_within, boundary)
 
@@ -420,7 +431,6 @@ def balanced_type1_pvalues(n_sims: int = 1000, n_clusters: int = 10, cluster_siz
     trials = draw_balanced_trials(int(n_sims), n_clusters, cluster_size, sigma_u, sigma_e, seed, intercept)
     treatment = pd.Series(np.repeat([0.0, 1.0], n_clusters // 2), name="treatment")
     ols = fit_balanced_ols(trials, cluster_size, treatment)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", SingularFitWarning)
-        mixed = fit_balanced_random_intercept(trials, cluster_size, treatment)
+    mixed = _fit_random_intercept(trials, cluster_size, treatment)
+    _warn_boundary(mixed.boundary)
     return pd.DataFrame({"p_ols": ols.p_value[:, 1], "p_mixed": mixed.p_value[:, 1], "p_mixed_z": mixed.p_value_z[:, 1]})

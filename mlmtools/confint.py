@@ -144,14 +144,25 @@ def _minimize(objective, x0: np.ndarray, bounds: list[tuple[float | None, float 
     opt = nlopt.opt(nlopt.LN_BOBYQA, len(x0))
     opt.set_lower_bounds(lower)
     opt.set_upper_bounds(upper)
-    opt.set_min_objective(lambda x, grad: objective(x))
+    best = {"f": np.inf, "x": x0}
+
+    def tracked(x: np.ndarray, grad: np.ndarray) -> float:
+        value = objective(x)
+        if value < best["f"]:
+            best["f"], best["x"] = value, np.array(x)
+        return value
+
+    opt.set_min_objective(tracked)
     opt.set_ftol_abs(1e-12)
     opt.set_xtol_rel(1e-10)
     opt.set_maxeval(20_000)
     step = np.where(np.abs(x0) > 0, 0.1 * np.abs(x0), 0.05)
     opt.set_initial_step(np.minimum(step, np.where(np.isfinite(upper - lower), (upper - lower) / 4, np.inf)))
-    x = opt.optimize(x0)
-    return float(opt.last_optimum_value()), np.asarray(x)
+    try:
+        opt.optimize(x0)
+    except nlopt.RoundoffLimited:
+        pass  # the best point so far is as good as the tolerance allows
+    return float(best["f"]), best["x"]
 
 
 def _endpoint(zeta, estimate: float, target: float, direction: int, limit: float | None,
