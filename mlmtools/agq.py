@@ -64,7 +64,7 @@ def agq_deviance(data: GlmmData, theta: np.ndarray, beta: np.ndarray, mode: Pirl
     """
     if not data.single_scalar:
         raise ValueError("adaptive Gauss-Hermite quadrature needs a single scalar random-effects term")
-    codes, z_entries = data.scalar_term()
+    codes, z_entries = data.scalar_term
     n_levels = data.terms[0].n_levels
     loadings = float(theta[0]) * z_entries
     fixed = data.X @ beta + data.offset

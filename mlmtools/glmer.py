@@ -71,33 +71,28 @@ RESIDUAL_TYPES = ("deviance", "pearson", "response", "working")
 class _Deviance:
     """The deviance of a GLMM as a function of the optimizer's parameters.
 
-    Keeps the last conditional modes to warm-start PIRLS (as lme4 keeps ``u0``).
+    As in lme4, every evaluation runs PIRLS from the same stored linear predictor ``start``
+    (lme4's ``lp0``): first the one reached at lme4's initial theta from the family's starting
+    means, then, for stage 2, the one at the end of stage 1.  This makes the objective a
+    deterministic function of the parameters, identical to lme4's.
     """
 
-    def __init__(self, data: GlmmData, n_theta: int, nAGQ: int, beta: np.ndarray):
+    def __init__(self, data: GlmmData, n_theta: int, nAGQ: int, start: np.ndarray):
         self.data = data
         self.n_theta = n_theta
         self.nAGQ = nAGQ
-        self.beta = beta
-        self.u = np.zeros(data.q)
+        self.start = start
 
     def mode(self, theta: np.ndarray, beta: np.ndarray, update_beta: bool) -> PirlsResult:
-        """PIRLS at (theta, beta), warm-started; falls back to a cold start from u = 0."""
-        try:
-            result = pirls(self.data, theta, beta, self.u, update_beta=update_beta)
-        except PirlsError:
-            result = pirls(self.data, theta, beta, np.zeros(self.data.q), update_beta=update_beta)
-        self.u = result.u
-        return result
+        """PIRLS at (theta, beta) from the stored start."""
+        return pirls(self.data, theta, beta, self.start, update_beta=update_beta)
 
     def stage1(self, theta: np.ndarray) -> float:
         """Laplace deviance at theta with beta and u from PIRLS (lme4's ``nAGQ = 0``)."""
         try:
-            result = self.mode(theta, self.beta, update_beta=True)
+            return self.mode(theta, np.zeros(self.data.p), update_beta=True).laplace
         except (PirlsError, np.linalg.LinAlgError):
             return float("inf")
-        self.beta = result.beta
-        return result.laplace
 
     def stage2(self, params: np.ndarray) -> float:
         """Laplace (``nAGQ = 1``) or adaptive quadrature deviance at (theta, beta)."""
@@ -584,11 +579,13 @@ def _check_nagq(nAGQ: Any, problem: LmmProblem) -> int:
     return int(nAGQ)
 
 
-def _start_beta(data: GlmmData) -> np.ndarray:
-    """Least-squares fit of the linked starting means (lme4 starts PIRLS from ``mustart``)."""
+def _initial_linear_predictor(data: GlmmData, theta: np.ndarray) -> np.ndarray:
+    """lme4's first ``lp0``: PIRLS over (u, beta) at the initial theta, started from the
+    linked starting means :math:`g(\\mu_{start})` of the family."""
     family = data.family
-    eta = family.linkfun(family.mustart(data.y, data.weights)) - data.offset
-    return np.linalg.lstsq(data.X, eta, rcond=None)[0]
+    linked = family.linkfun(family.mustart(data.y, data.weights))
+    result = pirls(data, theta, np.zeros(data.p), linked, update_beta=True)
+    return result.linear_predictor
 
 
 def fit_glmm(frame: ModelFrame, family: Family, nAGQ: int, *, trials: np.ndarray | None = None,
@@ -608,11 +605,11 @@ def fit_glmm(frame: ModelFrame, family: Family, nAGQ: int, *, trials: np.ndarray
     theta0 = np.zeros(n_theta)
     for t in problem.terms:
         theta0[t.diagonal_positions()] = 1.0
-    deviance = _Deviance(data, n_theta, nAGQ, _start_beta(data))
+    deviance = _Deviance(data, n_theta, nAGQ, _initial_linear_predictor(data, theta0))
 
     theta1, f1, ok, message, evals = _minimize(deviance.stage1, theta0, problem.lower,
-                                               np.full(n_theta, 0.2), xtol_rel=1e-6, ftol_abs=1e-6)
-    stage1 = deviance.mode(theta1, deviance.beta, update_beta=True)
+                                               np.full(n_theta, 0.2), xtol_rel=1e-8, ftol_abs=1e-10)
+    stage1 = deviance.mode(theta1, np.zeros(data.p), update_beta=True)
     messages = [f"stage 1: {message}"]
     if nAGQ == 0:
         theta, beta, fmin, hessian, mode = theta1, stage1.beta, stage1.laplace, None, stage1
@@ -621,6 +618,7 @@ def fit_glmm(frame: ModelFrame, family: Family, nAGQ: int, *, trials: np.ndarray
         se = np.sqrt(np.diag(unscaled_fixed_vcov(data, theta1, stage1.working_weights)))
         step = 0.2 * np.concatenate([np.full(n_theta, 0.1), np.minimum(se, 10.0)])
         start = np.concatenate([theta1, stage1.beta])
+        deviance.start = stage1.linear_predictor
         params, fmin, ok, message, more = _minimize(deviance.stage2, start, lower, step,
                                                     xtol_rel=1e-10, ftol_abs=1e-12)
         evals += more

@@ -18,7 +18,7 @@ deviance.  The Laplace approximation to the deviance is then
     d_L(\\theta, \\beta) = -2\\sum_i \\log p(y_i\\mid\\mu_i) + \\lVert\\tilde u\\rVert^2 + \\log|L|^2,
     \\qquad L L^\\top = \\Lambda^\\top Z^\\top W Z\\Lambda + I,
 
-with :math:`L` factored at the working weights of the last iteration, as lme4 does.
+with :math:`L` factored at the working weights of the last-but-one iterate, as lme4 does.
 
 A single scalar term ``(1 | g)`` makes :math:`L` diagonal and is handled without any matrix;
 other designs use a dense Cholesky factor of the :math:`q \\times q` system.
@@ -27,6 +27,7 @@ other designs use a dense Cholesky factor of the :math:`q \\times q` system.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import scipy.sparse as sp
@@ -35,9 +36,9 @@ from scipy.linalg import cho_solve, cholesky
 from mlmtools.deviance import TermLayout
 from mlmtools.families import Family
 
-PIRLS_TOL = 1e-12
+TOL_PWRSS = 1e-7  # glmerControl(tolPwrss = 1e-7)
 PIRLS_MAXIT = 100
-MAX_HALVINGS = 20
+MAX_HALVINGS = 10
 
 
 class PirlsError(RuntimeError):
@@ -92,6 +93,7 @@ class GlmmData:
         """True for exactly one random-effects term with one column (e.g. ``(1 | g)``)."""
         return len(self.terms) == 1 and self.terms[0].k == 1
 
+    @cached_property
     def scalar_term(self) -> tuple[np.ndarray, np.ndarray]:
         """For a single scalar term: each row's level code and its Z entry."""
         coo = self.Z.tocoo()
@@ -197,7 +199,7 @@ def lambda_matrix(terms: tuple[TermLayout, ...], theta: np.ndarray) -> sp.csr_ma
 def z_lambda(data: GlmmData, theta: np.ndarray) -> _ScalarZLambda | _SparseZLambda:
     """:math:`Z\\Lambda_\\theta` in the cheapest form the design allows."""
     if data.single_scalar:
-        codes, z = data.scalar_term()
+        codes, z = data.scalar_term
         return _ScalarZLambda(codes, z, float(theta[0]), data.terms[0].n_levels)
     return _SparseZLambda(data.Z, lambda_matrix(data.terms, theta))
 
@@ -216,6 +218,8 @@ class PirlsResult:
         also updated beta).
     eta, mu : numpy.ndarray
         Linear predictor (with offset) and mean at the mode.
+    linear_predictor : numpy.ndarray
+        :math:`X\\beta + Z\\Lambda_\\theta\\tilde u`, the offset excluded (lme4's ``linPred``).
     dev_resids : numpy.ndarray
         Unit deviances at the mode.
     aic : float
@@ -235,6 +239,7 @@ class PirlsResult:
     beta: np.ndarray
     eta: np.ndarray
     mu: np.ndarray
+    linear_predictor: np.ndarray
     dev_resids: np.ndarray
     aic: float
     sqr_u: float
@@ -255,24 +260,32 @@ def working_weights(family: Family, eta: np.ndarray, prior: np.ndarray) -> np.nd
     return prior * family.mu_eta(eta) ** 2 / family.variance(mu)
 
 
-def pirls(data: GlmmData, theta: np.ndarray, beta: np.ndarray, u0: np.ndarray, *,
-          update_beta: bool, tol: float = PIRLS_TOL, maxit: int = PIRLS_MAXIT) -> PirlsResult:
-    """Run PIRLS at theta from ``(beta, u0)``.
+def pirls(data: GlmmData, theta: np.ndarray, beta: np.ndarray, start: np.ndarray, *,
+          update_beta: bool, tol: float = TOL_PWRSS, maxit: int = PIRLS_MAXIT) -> PirlsResult:
+    """Run PIRLS at theta, starting from the linear predictor ``start`` (offset excluded).
 
-    Each iteration solves the penalized weighted least-squares problem
+    Each iteration computes the working weights and response at the current mean, solves
 
     .. math::
         \\min_{u[,\\beta]}\\ \\lVert W^{1/2}(z - X\\beta - Z\\Lambda u)\\rVert^2 + \\lVert u\\rVert^2
 
-    at the current working weights and response, halving the step while the penalized
-    deviance :math:`\\sum_i d_i + \\lVert u\\rVert^2` increases; it stops when that changes by
-    less than ``tol`` relative.
+    and moves the mean there.  It stops when the penalized deviance
+    :math:`\\sum_i d_i + \\lVert u\\rVert^2` changes by less than ``tol`` relative; a step that
+    increases it is halved (up to 10 times) towards the previous iterate.  This is lme4's
+    ``pwrssUpdate`` step for step, including its start (lme4 resets the mean to a stored linear
+    predictor before every evaluation) and its ``tolPwrss``: the Laplace deviance depends on
+    both through :math:`L`, factored at the weights of the last-but-one iterate, and the
+    finite-difference standard errors are sensitive to that.
 
     Parameters
     ----------
     data : GlmmData
-    theta, beta, u0 : numpy.ndarray
-        Covariance parameters, fixed effects (start values if ``update_beta``), start modes.
+    theta : numpy.ndarray
+        Covariance parameters.
+    beta : numpy.ndarray
+        Fixed effects (ignored when ``update_beta``).
+    start : numpy.ndarray
+        Linear predictor without the offset to start from (lme4's ``lp0``).
     update_beta : bool
         Estimate beta jointly with u (lme4's ``nAGQ = 0`` stage) or keep it fixed.
 
@@ -284,8 +297,8 @@ def pirls(data: GlmmData, theta: np.ndarray, beta: np.ndarray, u0: np.ndarray, *
     family = data.family
     zl = z_lambda(data, theta)
     fixed = data.X @ beta
-    u, beta = u0.copy(), beta.copy()
-    eta = fixed + zl.times(u) + data.offset
+    u = np.zeros(data.q)
+    eta = start + data.offset
     mu = family.linkinv(eta)
     old_pdev = np.inf
     for iteration in range(1, maxit + 1):
@@ -296,16 +309,19 @@ def pirls(data: GlmmData, theta: np.ndarray, beta: np.ndarray, u0: np.ndarray, *
             new_u, new_beta = _joint_step(data, zl, factor, w, z_work)
         else:
             new_u, new_beta = factor.solve(zl.t_times(w * (z_work - fixed))), beta
-        pdev, eta, mu, u, beta = _halve_until_decrease(data, zl, u, beta, new_u, new_beta, old_pdev)
+        pdev, eta, mu = _penalized_deviance(data, zl, new_u, new_beta)
         if abs(old_pdev - pdev) < tol * abs(pdev):
+            u, beta = new_u, new_beta
             break
-        old_pdev = pdev
+        if not pdev <= old_pdev:
+            pdev, eta, mu, new_u, new_beta = _halve(data, zl, u, beta, new_u, new_beta, old_pdev, tol)
+        u, beta, old_pdev = new_u, new_beta, pdev
         fixed = data.X @ beta
     else:
         raise PirlsError(f"PIRLS did not converge in {maxit} iterations")
     dev = family.dev_resids(data.y, mu, data.weights)
     return PirlsResult(
-        u=u, beta=beta, eta=eta, mu=mu, dev_resids=dev,
+        u=u, beta=beta, eta=eta, mu=mu, linear_predictor=eta - data.offset, dev_resids=dev,
         aic=family.aic(data.y, mu, data.weights, data.trials),
         sqr_u=float(u @ u), log_det_L2=factor.log_det, l_diagonal=factor.l_diagonal,
         working_weights=w, iterations=iteration,
@@ -325,21 +341,26 @@ def _joint_step(data: GlmmData, zl, factor, w: np.ndarray, z_work: np.ndarray
     return u, beta
 
 
-def _halve_until_decrease(data: GlmmData, zl, u: np.ndarray, beta: np.ndarray, new_u: np.ndarray,
-                          new_beta: np.ndarray, old_pdev: float):
-    family = data.family
-    step_u, step_beta = new_u - u, new_beta - beta
-    for _ in range(MAX_HALVINGS + 1):
-        cand_u, cand_beta = u + step_u, beta + step_beta
-        eta = data.X @ cand_beta + zl.times(cand_u) + data.offset
-        mu = family.linkinv(eta)
-        pdev = float(np.sum(family.dev_resids(data.y, mu, data.weights)) + cand_u @ cand_u)
-        if np.isfinite(pdev) and pdev <= old_pdev:
-            return pdev, eta, mu, cand_u, cand_beta
-        step_u, step_beta = step_u / 2.0, step_beta / 2.0
-    if np.isfinite(pdev) and pdev - old_pdev <= 1e-10 * abs(old_pdev):
-        return pdev, eta, mu, cand_u, cand_beta
-    raise PirlsError("PIRLS step-halvings failed to reduce the penalized deviance")
+def _penalized_deviance(data: GlmmData, zl, u: np.ndarray, beta: np.ndarray
+                        ) -> tuple[float, np.ndarray, np.ndarray]:
+    """:math:`\\sum_i d_i(y_i, \\mu_i) + \\lVert u\\rVert^2` with the new eta and mu."""
+    eta = data.X @ beta + zl.times(u) + data.offset
+    mu = data.family.linkinv(eta)
+    return float(np.sum(data.family.dev_resids(data.y, mu, data.weights)) + u @ u), eta, mu
+
+
+def _halve(data: GlmmData, zl, u: np.ndarray, beta: np.ndarray, new_u: np.ndarray,
+           new_beta: np.ndarray, old_pdev: float, tol: float):
+    """lme4's step halving: move halfway back towards the previous iterate, at most 10 times."""
+    pdev = np.inf
+    for _ in range(MAX_HALVINGS):
+        new_u, new_beta = (u + new_u) / 2.0, (beta + new_beta) / 2.0
+        pdev, eta, mu = _penalized_deviance(data, zl, new_u, new_beta)
+        if pdev <= old_pdev:
+            break
+    if not pdev - old_pdev <= tol:
+        raise PirlsError("PIRLS step-halvings failed to reduce the penalized deviance")
+    return pdev, eta, mu, new_u, new_beta
 
 
 def unscaled_fixed_vcov(data: GlmmData, theta: np.ndarray, w: np.ndarray) -> np.ndarray:

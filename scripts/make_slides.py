@@ -6,9 +6,10 @@ turned into plain Markdown by :class:`myst_markdown.MystMarkdownPreprocessor`, c
 one behind ``jupyter nbconvert --to slides``) writes ``<output>/<chapter>.slides.html``. The cells'
 ``slideshow`` metadata decide where slides, sub-slides and fragments start.
 
-reveal.js, RequireJS and jQuery are installed from the npm registry into ``<output>/node_modules`` when npm is
-available, and the decks load them from there; otherwise the decks load them from a CDN. MathJax always
-comes from its CDN.
+reveal.js, RequireJS, jQuery and MathJax 2 are installed from the npm registry into ``<output>/node_modules``
+when npm is available, and the decks load them from there (the ``white`` theme's fonts ship with reveal.js),
+so they work offline; otherwise the decks load them from CDNs. Only nbconvert's Mermaid loader still points
+at a CDN (no chapter draws Mermaid diagrams).
 """
 
 from __future__ import annotations
@@ -33,33 +34,37 @@ DEFAULT_OUTPUT = ROOT / "_build" / "slides"
 BIBLIOGRAPHY = ROOT / "book" / "references.bib"
 CELL_TIMEOUT_SECONDS = 300
 # reveal.js 4.0.2 is the version nbconvert's reveal template is written for (its CDN default).
-NPM_PACKAGES = {"reveal.js": "4.0.2", "requirejs": "2.3.8", "jquery": "3.7.1"}
+NPM_PACKAGES = {"reveal.js": "4.0.2", "requirejs": "2.3.8", "jquery": "3.7.1", "mathjax": "2.7.9"}
 LOCAL_ASSETS = {
     "reveal_url_prefix": "node_modules/reveal.js",
     "require_js_url": "node_modules/requirejs/require.js",
     "jquery_url": "node_modules/jquery/dist/jquery.min.js",
+    "mathjax_url": "node_modules/mathjax/MathJax.js?config=TeX-AMS_CHTML-full,Safe",
 }
+REVEAL_THEME = "white"
 REMOVED_CELL_TAGS = {"solution", "remove-cell"}
 
 
 def install_local_assets(output: Path) -> dict[str, str]:
     """Install reveal.js and its helpers into ``output/node_modules``; return the exporter settings for them.
 
-    Returns an empty mapping (so the decks use the CDN) when npm is missing or the install fails.
+    All packages are installed in one call: ``npm install --no-save`` removes packages it was not given.
+    Returns an empty mapping (so the decks use the CDNs) when npm is missing or the install fails.
     """
     modules = output / "node_modules"
-    missing = [f"{name}@{version}" for name, version in NPM_PACKAGES.items() if not (modules / name).is_dir()]
-    if missing:
+    if any(not (modules / name).is_dir() for name in NPM_PACKAGES):
         if shutil.which("npm") is None:
             return {}
         output.mkdir(parents=True, exist_ok=True)
         result = subprocess.run(["npm", "install", "--prefix", str(output), "--no-audit", "--no-fund",
-                                 "--no-save", *missing], capture_output=True, text=True, timeout=600)
+                                 "--no-save",
+                                 *(f"{name}@{version}" for name, version in NPM_PACKAGES.items())], capture_output=True, text=True, timeout=600)
         if result.returncode != 0:
             print(f"npm install failed, the slides will use the CDN:\n{result.stderr[-2000:]}", file=sys.stderr)
             return {}
-    present = all((output / path).exists() for path in (
-        "node_modules/reveal.js/dist/reveal.js", LOCAL_ASSETS["require_js_url"], LOCAL_ASSETS["jquery_url"]))
+    files = ["node_modules/reveal.js/dist/reveal.js", *(url.split("?")[0] for name, url in LOCAL_ASSETS.items()
+                                                       if name != "reveal_url_prefix")]
+    present = all((output / path).exists() for path in files)
     return dict(LOCAL_ASSETS) if present else {}
 
 
@@ -82,6 +87,7 @@ def slides_config(assets: dict[str, str], glue: dict) -> Config:
     config = Config()
     config.SlidesExporter.preprocessors = [MystMarkdownPreprocessor]
     config.SlidesExporter.reveal_scroll = True
+    config.SlidesExporter.reveal_theme = REVEAL_THEME
     for name, value in assets.items():
         setattr(config.SlidesExporter, name, value)
     config.MystMarkdownPreprocessor.bibliography_path = str(BIBLIOGRAPHY)

@@ -282,24 +282,17 @@ def test_regular_fit_does_not_warn(sleepstudy):
         lmer("Reaction ~ Days + (1 + Days | Subject)", sleepstudy)
 
 
-def test_non_converged_fit_warns(sleepstudy):
-    frame = build_model("Reaction ~ Days + (1 + Days | Subject)", sleepstudy)
-    from mlmtools import optimizer
-
-    original = optimizer.optimize_theta
-
-    def stop_early(*args, **kwargs):
-        kwargs["maxeval"] = 3
-        return original(*args, **kwargs)
-
+def test_non_converged_fit_warns(sleepstudy, monkeypatch):
     import mlmtools.lmer as lmer_module
 
-    lmer_module.optimize_theta = stop_early
-    try:
-        with pytest.warns(ConvergenceWarning):
-            fit = fit_frame(frame)
-    finally:
-        lmer_module.optimize_theta = original
+    frame = build_model("Reaction ~ Days + (1 + Days | Subject)", sleepstudy)
+
+    def stop_early(*args, **kwargs):
+        return optimize_theta(*args, **{**kwargs, "maxeval": 3})
+
+    monkeypatch.setattr(lmer_module, "optimize_theta", stop_early)
+    with pytest.warns(ConvergenceWarning):
+        fit = fit_frame(frame)
     assert not fit.converged
 
 
