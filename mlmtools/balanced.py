@@ -67,6 +67,11 @@ __all__ = [
 
 FloatArray = NDArray[np.float64]
 
+# numDeriv's zero.tol: coordinates smaller than this get an absolute step of 1e-4.
+_NUMDERIV_ZERO_TOL = math.sqrt(np.finfo(float).eps / 7e-7)
+# lme4's boundary.tol: optima this close to sigma_u = 0 go to the general engine.
+_BOUNDARY_TOL = 1e-5
+
 
 @dataclass(frozen=True)
 class BalancedOLS:
@@ -258,23 +263,141 @@ def _general_engine_fit(y_flat: FloatArray, cluster_size: int, design: FloatArra
             satterthwaite[:, 4], wald[:, -1], sigma2_between, sigma2_within)
 
 
-def fit_balanced_random_intercept(y: ArrayLike, cluster_size: int, x_cluster: ArrayLike) -> BalancedFit:
-    r"""REML fit of ``y ~ x + (1 | cluster)`` to many balanced data sets at once.
+@dataclass(frozen=True)
+class _Profile:
+    """The REML problem of many balanced data sets, reduced to sufficient statistics.
 
-    For each data set, with the mean squares of the module documentation: if
-    :math:`\mathrm{MSB} > \mathrm{MSW}`,
+    With :math:`a(\\theta) = 1 + m\\theta^2` (:math:`\\theta = \\sigma_u/\\sigma_e`), lme4's
+    penalized weighted residual sum of squares is
+    :math:`\\mathrm{pwrss}(\\theta) = \\mathrm{SSW} + \\mathrm{SSB}/a`,
+    :math:`\\log|L|^2 = J \\log a` and :math:`\\log|R_X|^2 = p \\log(m/a) + \\log|X_c^\\top X_c|`.
+    """
+
+    between_ss: FloatArray
+    within_ss: FloatArray
+    n_clusters: int
+    cluster_size: int
+    n_coef: int
+    logdet_xtx: float
+
+    @property
+    def n_obs(self) -> int:
+        return self.n_clusters * self.cluster_size
+
+    def pwrss(self, theta: FloatArray) -> FloatArray:
+        return self.within_ss + self.between_ss / (1.0 + self.cluster_size * theta**2)
+
+    def reml_deviance_varpar(self, theta: FloatArray, sigma: FloatArray) -> FloatArray:
+        """lmerTest's ``devfun_vp`` for REML at :math:`(\\theta, \\sigma)`."""
+        a = 1.0 + self.cluster_size * theta**2
+        two_pi_sigma2 = 2.0 * np.pi * sigma**2
+        return (self.n_clusters * np.log(a) + self.pwrss(theta) / sigma**2 + self.n_obs * np.log(two_pi_sigma2)
+                + self.n_coef * np.log(self.cluster_size / a) + self.logdet_xtx
+                - self.n_coef * np.log(two_pi_sigma2))
+
+
+def _lme4_theta(profile: _Profile, start: FloatArray) -> FloatArray:
+    """Where lme4's default optimizer stops on each profiled REML criterion.
+
+    Runs NLopt's BOBYQA with the settings of :mod:`mlmtools.optimizer` (lme4's
+    ``nloptwrap``: ``xtol_abs = ftol_abs = 1e-8``, ``xtol_rel = 1e-4``) from lme4's start
+    value on the closed-form criterion
+    :math:`d_R(\\theta) = (J - p)\\log a + \\mathrm{const} + (n - p)[1 + \\log(2\\pi\\,\\mathrm{pwrss}/(n-p))]`.
+    Its stopping point differs from the exact optimum by up to about 1e-3 (relative) where
+    the criterion is flat, and R's p-values are those of the stopping point.
+    """
+    import nlopt
+
+    m, residual_df = profile.cluster_size, profile.n_obs - profile.n_coef
+    slope = profile.n_clusters - profile.n_coef
+    scale = 2.0 * math.pi / residual_df
+    theta = np.empty(start.shape)
+    for index, (within, between) in enumerate(zip(profile.within_ss.tolist(), profile.between_ss.tolist())):
+
+        def criterion(x: NDArray[np.float64], grad: NDArray[np.float64]) -> float:
+            a = 1.0 + m * x[0] * x[0]
+            return slope * math.log(a) + residual_df * (1.0 + math.log(scale * (within + between / a)))
+
+        optimizer = nlopt.opt(nlopt.LN_BOBYQA, 1)
+        optimizer.set_lower_bounds([0.0])
+        optimizer.set_upper_bounds([math.inf])
+        optimizer.set_min_objective(criterion)
+        optimizer.set_xtol_abs(1e-8)
+        optimizer.set_ftol_abs(1e-8)
+        optimizer.set_xtol_rel(1e-4)
+        optimizer.set_maxeval(100_000)
+        theta[index] = optimizer.optimize([float(start[index])])[0]
+    return theta
+
+
+def _richardson(approximations: list[FloatArray]) -> FloatArray:
+    """numDeriv's Richardson extrapolation over steps halved each time."""
+    values = list(approximations)
+    for order in range(1, len(approximations)):
+        factor = 4.0**order
+        values = [(values[k + 1] * factor - values[k]) / (factor - 1.0) for k in range(len(values) - 1)]
+    return values[0]
+
+
+def _numderiv_steps(x: FloatArray, d: float) -> FloatArray:
+    return np.abs(d * x) + 1e-4 * (np.abs(x) < _NUMDERIV_ZERO_TOL)
+
+
+def _numderiv_hessian(func, theta: FloatArray, sigma: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """numDeriv's ``hessian`` (``genD``: d = 0.1, r = 4) of ``func(theta, sigma)``, vectorized.
+
+    Returns the three distinct entries :math:`(H_{\\theta\\theta}, H_{\\theta\\sigma}, H_{\\sigma\\sigma})`.
+    """
+    f0 = func(theta, sigma)
+    h_theta, h_sigma = _numderiv_steps(theta, 0.1), _numderiv_steps(sigma, 0.1)
+    steps = [(h_theta / 2**k, h_sigma / 2**k) for k in range(4)]
+    theta_theta = _richardson([(func(theta + ht, sigma) - 2 * f0 + func(theta - ht, sigma)) / ht**2
+                               for ht, _ in steps])
+    sigma_sigma = _richardson([(func(theta, sigma + hs) - 2 * f0 + func(theta, sigma - hs)) / hs**2
+                               for _, hs in steps])
+    cross = _richardson([
+        (func(theta + ht, sigma + hs) - 2 * f0 + func(theta - ht, sigma - hs)
+         - theta_theta * ht**2 - sigma_sigma * hs**2) / (2 * ht * hs)
+        for ht, hs in steps
+    ])
+    return theta_theta, cross, sigma_sigma
+
+
+def _numderiv_gradient(func, theta: FloatArray, sigma: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """numDeriv's ``jacobian`` (d = 1e-4, r = 4) of ``func(theta, sigma)``, vectorized."""
+    h_theta, h_sigma = _numderiv_steps(theta, 1e-4), _numderiv_steps(sigma, 1e-4)
+    by_theta = _richardson([(func(theta + h_theta / 2**k, sigma) - func(theta - h_theta / 2**k, sigma))
+                            / (2 * h_theta / 2**k) for k in range(4)])
+    by_sigma = _richardson([(func(theta, sigma + h_sigma / 2**k) - func(theta, sigma - h_sigma / 2**k))
+                            / (2 * h_sigma / 2**k) for k in range(4)])
+    return by_theta, by_sigma
+
+
+def fit_balanced_random_intercept(y: ArrayLike, cluster_size: int, x_cluster: ArrayLike,
+                                  optimum: str | None = None) -> BalancedFit:
+    r"""REML fit of ``y ~ x + (1 | cluster)`` with lmerTest's inference, many data sets at once.
+
+    With the mean squares of the module documentation and :math:`a = 1 + m\theta^2`,
+    :math:`\theta = \sigma_u / \sigma_e`:
 
     .. math::
 
-        \hat\sigma^2_e = \mathrm{MSW}, \quad
-        \hat\sigma^2_u = \frac{\mathrm{MSB} - \mathrm{MSW}}{m}, \quad
-        \hat\beta = (X_c^\top X_c)^{-1} X_c^\top \bar y, \quad
-        \widehat{SE}(\hat\beta_k) = \sqrt{\frac{\mathrm{MSB}}{m} \left[(X_c^\top X_c)^{-1}\right]_{kk}},
+        \hat\beta = (X_c^\top X_c)^{-1} X_c^\top \bar y \ \text{(for every } \theta), \qquad
+        \hat\sigma^2(\theta) = \frac{\mathrm{SSW} + \mathrm{SSB}/a}{n - p}, \qquad
+        C(\theta, \sigma) = \frac{\sigma^2 a}{m} (X_c^\top X_c)^{-1},
 
-    :math:`t_k = \hat\beta_k / \widehat{SE}_k`, Satterthwaite's :math:`\nu = J - p`,
-    p-value :math:`2 P(T_\nu > |t_k|)` and Wald p-value :math:`2 (1 - \Phi(|t_k|))`.
-    Otherwise (boundary, :math:`\hat\sigma_u = 0`) the data set is fitted by
-    :func:`mlmtools.lmer.lmer` with lmerTest's Satterthwaite method.
+    :math:`t_k = \hat\beta_k / \sqrt{C_{kk}}` and Satterthwaite's
+    :math:`\nu_k = 2 C_{kk}^2 / (g_k^\top A g_k)` with
+    :math:`g_k = \partial C_{kk} / \partial(\theta, \sigma)` and :math:`A = 2 H^{-1}`,
+    :math:`H` the Hessian of lmerTest's ``devfun_vp``, both by numDeriv's Richardson
+    scheme (as lmerTest takes them). At the exact optimum
+    :math:`\hat\theta^2 = (\mathrm{MSB} - \mathrm{MSW}) / (m\,\mathrm{MSW})`, so
+    :math:`\hat\sigma^2_e = \mathrm{MSW}`, :math:`\hat\sigma^2_u = (\mathrm{MSB} - \mathrm{MSW})/m`,
+    :math:`C = (\mathrm{MSB}/m)(X_c^\top X_c)^{-1}` and :math:`\nu_k = J - p`.
+
+    Data sets with :math:`\mathrm{MSB} \le \mathrm{MSW}` (and any whose optimum lies within
+    1e-5 of the boundary, where lme4 applies its boundary rules) are fitted by
+    :func:`mlmtools.lmer.lmer` instead.
 
     Parameters
     ----------
@@ -286,6 +409,12 @@ def fit_balanced_random_intercept(y: ArrayLike, cluster_size: int, x_cluster: Ar
     x_cluster : array_like, pandas Series or DataFrame
         Shape ``(J,)`` or ``(J, k)``: predictors constant within clusters, one row per
         cluster; an intercept is added. Column names (from pandas) name the coefficients.
+    optimum : {"lme4", "exact"}, optional
+        ``"lme4"``: :math:`\hat\theta` is where lme4's default optimizer (NLopt BOBYQA)
+        stops, which is what R and the general engine report (needs the ``nlopt``
+        package). ``"exact"``: the closed-form optimum. Default: ``"lme4"`` when
+        ``nlopt`` is installed, else ``"exact"`` (the general engine's fallback
+        optimizer then converges tightly too).
 
     Returns
     -------
@@ -302,11 +431,11 @@ def fit_balanced_random_intercept(y: ArrayLike, cluster_size: int, x_cluster: Ar
     >>> import numpy as np
     >>> rng = np.random.default_rng(1)
     >>> y = np.repeat(rng.normal(size=6), 4) + rng.normal(size=24)
-    >>> fit = fit_balanced_random_intercept(y, 4, [0, 0, 0, 1, 1, 1])
-    >>> fit.df.tolist()
+    >>> fit = fit_balanced_random_intercept(y, 4, [0, 0, 0, 1, 1, 1], optimum="exact")
+    >>> np.round(fit.df, 6).tolist()
     [[4.0, 4.0]]
     """
-    fit = _fit_random_intercept(y, cluster_size, x_cluster)
+    fit = _fit_random_intercept(y, cluster_size, x_cluster, optimum)
     _warn_boundary(fit.boundary)
     return fit
 
@@ -322,8 +451,31 @@ def _warn_boundary(boundary: NDArray[np.bool_], stacklevel: int = 3) -> None:
         )
 
 
-def _fit_random_intercept(y: ArrayLike, cluster_size: int, x_cluster: ArrayLike) -> BalancedFit:
+def _resolve_optimum(optimum: str | None) -> str:
+    if optimum is None:
+        try:
+            import nlopt  # noqa: F401
+        except ImportError:
+            return "exact"
+        return "lme4"
+    if optimum not in ("lme4", "exact"):
+        raise ValueError(f"optimum must be 'lme4' or 'exact', got {optimum!r}")
+    return optimum
+
+
+def _start_theta(trials: FloatArray) -> FloatArray:
+    """lme4's start value :math:`\\sqrt{v_u / v_e}` (see :func:`mlmtools.deviance.start_theta`)."""
+    n_sets = trials.shape[0]
+    flat = trials.reshape(n_sets, -1)
+    cluster_means = np.repeat(trials.mean(axis=2), trials.shape[2], axis=1)
+    between = np.var(cluster_means, axis=1, ddof=1)
+    return np.sqrt(between / (np.var(flat, axis=1, ddof=1) - between))
+
+
+def _fit_random_intercept(y: ArrayLike, cluster_size: int, x_cluster: ArrayLike,
+                          optimum: str | None = None) -> BalancedFit:
     """:func:`fit_balanced_random_intercept` without the warning."""
+    optimum = _resolve_optimum(optimum)
     design, names = _cluster_design(x_cluster)
     trials = _as_trials(y, cluster_size, design.shape[0])
     n_clusters, n_coef = design.shape
@@ -331,20 +483,49 @@ def _fit_random_intercept(y: ArrayLike, cluster_size: int, x_cluster: ArrayLike)
     between_ms = parts.between_ss / (n_clusters - n_coef)
     within_ms = parts.within_ss / (n_clusters * (cluster_size - 1))
     boundary = between_ms <= within_ms
+    interior = ~boundary
+    profile = _Profile(parts.between_ss[interior], parts.within_ss[interior], n_clusters, cluster_size, n_coef,
+                       float(np.linalg.slogdet(design.T @ design)[1]))
 
-    std_error = np.sqrt(between_ms[:, None] * np.diag(parts.unscaled)[None, :] / cluster_size)
-    t_value = parts.coef / std_error
-    df = np.full(t_value.shape, float(n_clusters - n_coef))
-    p_value = 2.0 * stats.t.sf(np.abs(t_value), n_clusters - n_coef)
-    p_value_z = 2.0 * stats.norm.sf(np.abs(t_value))
-    sigma2_between = (between_ms - within_ms) / cluster_size
-    sigma2_within = within_ms.copy()
+    if optimum == "lme4":
+        theta = _lme4_theta(profile, _start_theta(trials[interior]))
+    else:
+        theta = np.sqrt((between_ms[interior] - within_ms[interior]) / (cluster_size * within_ms[interior]))
+    sigma = np.sqrt(profile.pwrss(theta) / (profile.n_obs - n_coef))
+    unscaled_diag = np.diag(parts.unscaled)
+
+    def variance_factor(theta_: FloatArray, sigma_: FloatArray) -> FloatArray:
+        """:math:`C_{kk} / [(X_c^\\top X_c)^{-1}]_{kk} = \\sigma^2 a / m`."""
+        return sigma_**2 * (1.0 + cluster_size * theta_**2) / cluster_size
+
+    h_tt, h_ts, h_ss = _numderiv_hessian(profile.reml_deviance_varpar, theta, sigma)
+    determinant = h_tt * h_ss - h_ts**2
+    g_theta, g_sigma = _numderiv_gradient(variance_factor, theta, sigma)
+    # g'Ag with A = 2 H^{-1}, in units of [(X_c'X_c)^{-1}]_kk squared (it cancels in the df)
+    quadratic = 2.0 * (g_theta**2 * h_ss - 2.0 * g_theta * g_sigma * h_ts + g_sigma**2 * h_tt) / determinant
+    factor = variance_factor(theta, sigma)
+    variance = factor[:, None] * unscaled_diag[None, :]
+
+    n_sets = trials.shape[0]
     coef = parts.coef.copy()
+    std_error = np.empty((n_sets, n_coef))
+    df = np.empty((n_sets, n_coef))
+    sigma2_between = np.empty(n_sets)
+    sigma2_within = np.empty(n_sets)
+    std_error[interior] = np.sqrt(variance)
+    df[interior] = np.repeat((2.0 * factor**2 / quadratic)[:, None], n_coef, axis=1)
+    sigma2_within[interior] = sigma**2
+    sigma2_between[interior] = (theta * sigma) ** 2
+    near_edge = np.flatnonzero(interior)[(theta < _BOUNDARY_TOL) | (h_tt <= 0) | (determinant <= 0)]
+    boundary[near_edge] = True
 
+    t_value = coef / std_error
+    p_value = 2.0 * stats.t.sf(np.abs(t_value), df)
+    p_value_z = 2.0 * stats.norm.sf(np.abs(t_value))
     for index in np.flatnonzero(boundary):
-        flat = trials[index].reshape(-1)
         (coef[index], std_error[index], df[index], t_value[index], p_value[index], p_value_z[index],
-         sigma2_between[index], sigma2_within[index]) = _general_engine_fit(flat, cluster_size, design)
+         sigma2_between[index], sigma2_within[index]) = _general_engine_fit(
+            trials[index].reshape(-1), cluster_size, design)
     return BalancedFit(names, coef, std_error, df, t_value, p_value, p_value_z,
                        sigma2_between, sigma2_within, boundary)
 

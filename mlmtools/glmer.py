@@ -59,6 +59,7 @@ from mlmtools.pirls import (
 
 HESSIAN_DELTA = 1e-4  # lme4's deriv12
 GRADIENT_TOL = 2e-3  # glmerControl(check.conv.grad = .makeCC(tol = 2e-3))
+BOUNDARY_TOL = 1e-5  # glmerControl(boundary.tol = 1e-5)
 CLASS_NAME = "glmerMod"
 RESIDUAL_TYPES = ("deviance", "pearson", "response", "working")
 
@@ -171,6 +172,20 @@ def finite_difference_derivatives(objective: Callable[[np.ndarray], float], x: n
                 - objective(x - steps[i] + steps[j]) + objective(x - steps[i] - steps[j])
             ) / (4 * delta**2)
     return grad, hess
+
+
+def _check_boundary(objective: Callable[[np.ndarray], float], x: np.ndarray, fx: float,
+                    lower: np.ndarray) -> tuple[np.ndarray, float]:
+    """lme4's ``check.boundary``: a parameter within ``BOUNDARY_TOL`` of its lower bound is put
+    on the bound when that does not increase the deviance."""
+    gap = x - lower
+    for i in np.flatnonzero((gap > 0) & (gap < BOUNDARY_TOL)):
+        trial = x.copy()
+        trial[i] = lower[i]
+        f_trial = objective(trial)
+        if f_trial <= fx:
+            x, fx = trial, f_trial
+    return x, fx
 
 
 def _gradient_message(grad: np.ndarray, hess: np.ndarray, free: np.ndarray) -> str | None:
@@ -623,6 +638,7 @@ def fit_glmm(frame: ModelFrame, family: Family, nAGQ: int, *, trials: np.ndarray
                                                     xtol_rel=1e-10, ftol_abs=1e-12)
         evals += more
         messages.append(f"stage 2: {message}")
+        params, fmin = _check_boundary(deviance.stage2, params, fmin, lower)
         # put PIRLS back at the optimum; then the derivatives for the standard errors
         fmin = deviance.stage2(params)
         grad, hessian = finite_difference_derivatives(deviance.stage2, params, fmin)

@@ -222,11 +222,13 @@ def simulate_type1(
     Returns
     -------
     pandas.DataFrame
-        One row per replicate with columns ``p_ols`` (OLS t-test), ``p_mixed``
+        One row per replicate (in the order drawn) with columns ``p_ols`` (OLS t-test), ``p_mixed``
         (mixed model, Satterthwaite t-test) and ``p_mixed_z`` (mixed model, z-test).
     """
-    if isinstance(n_sims, bool) or not isinstance(n_sims, (int, np.integer)) or n_sims < 1:
-        raise ValueError(f"n_sims must be a positive integer, got {n_sims!r}")
+    if isinstance(n_sims, bool) or not isinstance(n_sims, (int, np.integer)):
+        raise TypeError(f"n_sims must be an integer, got {type(n_sims).__name__}")
+    if n_sims < 1:
+        raise ValueError(f"n_sims must be at least 1, got {n_sims}")
     _check_design(n_clusters, cluster_size, sigma_u, sigma_e)
     rng = as_generator(seed)
     rows = []

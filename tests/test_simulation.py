@@ -120,9 +120,11 @@ def test_impossible_designs_are_refused(arguments: dict, message: str) -> None:
         simulate_cluster_trial(**arguments)
 
 
-def test_n_sims_must_be_positive() -> None:
+def test_n_sims_must_be_a_positive_integer() -> None:
     with pytest.raises(ValueError, match="n_sims"):
         simulate_type1(n_sims=0)
+    with pytest.raises(TypeError, match="n_sims"):
+        simulate_type1(n_sims=10.0)
 
 
 @pytest.mark.slow
