@@ -156,10 +156,10 @@ def _cluster_design(x_cluster: ArrayLike) -> tuple[FloatArray, tuple[str, ...]]:
     return design, ("(Intercept)", *names)
 
 
-def _as_trials(y: ArrayLike, cluster_size: int, n_clusters: int) -> FloatArray:
+def _as_trials(y: ArrayLike, cluster_size: int, n_clusters: int, least_size: int = 1) -> FloatArray:
     """Data sets as an array of shape (n_sets, n_clusters, cluster_size)."""
-    if isinstance(cluster_size, bool) or not isinstance(cluster_size, numbers.Integral) or cluster_size < 2:
-        raise ValueError(f"cluster_size must be an integer of at least 2, got {cluster_size!r}")
+    if isinstance(cluster_size, bool) or not isinstance(cluster_size, numbers.Integral) or cluster_size < least_size:
+        raise ValueError(f"cluster_size must be an integer of at least {least_size}, got {cluster_size!r}")
     values = np.asarray(y, dtype=np.float64)
     if values.ndim == 3:
         if values.shape[1:] != (n_clusters, cluster_size):
@@ -222,7 +222,7 @@ def fit_balanced_ols(y: ArrayLike, cluster_size: int, x_cluster: ArrayLike) -> B
         Shape ``(n_sets, J * m)``, ``(n_sets, J, m)`` or ``(J * m,)``; observations
         ordered cluster by cluster.
     cluster_size : int
-        Observations per cluster :math:`m` (at least 2).
+        Observations per cluster :math:`m`.
     x_cluster : array_like, pandas Series or DataFrame
         Shape ``(J,)`` or ``(J, k)``: the predictors, one value per cluster; an
         intercept is added. Column names (from pandas) name the coefficients.
@@ -477,7 +477,7 @@ def _fit_random_intercept(y: ArrayLike, cluster_size: int, x_cluster: ArrayLike,
     """:func:`fit_balanced_random_intercept` without the warning."""
     optimum = _resolve_optimum(optimum)
     design, names = _cluster_design(x_cluster)
-    trials = _as_trials(y, cluster_size, design.shape[0])
+    trials = _as_trials(y, cluster_size, design.shape[0], least_size=2)
     n_clusters, n_coef = design.shape
     parts = _decompose(trials, design)
     between_ms = parts.between_ss / (n_clusters - n_coef)
@@ -508,8 +508,8 @@ def _fit_random_intercept(y: ArrayLike, cluster_size: int, x_cluster: ArrayLike,
 
     n_sets = trials.shape[0]
     coef = parts.coef.copy()
-    std_error = np.empty((n_sets, n_coef))
-    df = np.empty((n_sets, n_coef))
+    std_error = np.full((n_sets, n_coef), np.nan)
+    df = np.full((n_sets, n_coef), np.nan)
     sigma2_between = np.empty(n_sets)
     sigma2_within = np.empty(n_sets)
     std_error[interior] = np.sqrt(variance)
@@ -519,7 +519,7 @@ def _fit_random_intercept(y: ArrayLike, cluster_size: int, x_cluster: ArrayLike,
     near_edge = np.flatnonzero(interior)[(theta < _BOUNDARY_TOL) | (h_tt <= 0) | (determinant <= 0)]
     boundary[near_edge] = True
 
-    t_value = coef / std_error
+    t_value = coef / std_error  # NaN on the boundary rows until the general engine fills them
     p_value = 2.0 * stats.t.sf(np.abs(t_value), df)
     p_value_z = 2.0 * stats.norm.sf(np.abs(t_value))
     for index in np.flatnonzero(boundary):
@@ -562,10 +562,18 @@ def draw_balanced_trials(n_sets: int, n_clusters: int, cluster_size: int, sigma_
     """
     rng = as_generator(seed)
     per_set = n_clusters + n_clusters * cluster_size
-    spread = np.concatenate([np.full(n_clusters, float(sigma_u)), np.full(n_clusters * cluster_size, float(sigma_e))])
-    draws = rng.rnorm(n_sets * per_set, 0.0, np.tile(spread, n_sets)).reshape(n_sets, per_set)
-    cluster_effects = draws[:, :n_clusters]
-    residuals = draws[:, n_clusters:].reshape(n_sets, n_clusters, cluster_size)
+    if sigma_u > 0:
+        # mean + sd * z with mean 0 is sd * z, bit for bit, so scaling standard normals afterwards
+        # gives what rnorm with recycled standard deviations gives (and is much faster).
+        draws = rng.rnorm(n_sets * per_set, 0.0, 1.0).reshape(n_sets, per_set)
+        cluster_effects = float(sigma_u) * draws[:, :n_clusters]
+        residuals = float(sigma_e) * draws[:, n_clusters:]
+    else:
+        # sd = 0 draws are exact zeros that consume no random numbers in R, so recycle as rnorm does.
+        spread = np.concatenate([np.zeros(n_clusters), np.full(n_clusters * cluster_size, float(sigma_e))])
+        draws = rng.rnorm(n_sets * per_set, 0.0, np.tile(spread, n_sets)).reshape(n_sets, per_set)
+        cluster_effects, residuals = draws[:, :n_clusters], draws[:, n_clusters:]
+    residuals = residuals.reshape(n_sets, n_clusters, cluster_size)
     return (intercept + cluster_effects)[:, :, None] + residuals
 
 

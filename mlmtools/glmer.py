@@ -9,10 +9,18 @@ parameterization is that of :mod:`mlmtools.deviance`, without :math:`\\sigma`).
    with :math:`\\beta` and :math:`u` from PIRLS (:func:`mlmtools.pirls.pirls`);
 2. stage 2: minimise the Laplace deviance (``nAGQ = 1``) or the adaptive Gauss-Hermite
    deviance (``nAGQ > 1``, :mod:`mlmtools.agq`) over :math:`(\\theta, \\beta)`, PIRLS
-   giving :math:`\\tilde u` at each point;
+   giving :math:`\\tilde u` at each point, with lme4's own bounded Nelder-Mead
+   (:func:`nelder_mead`, replayed step for step: lme4 reports the best point that search
+   evaluated, a little short of the exact optimum);
 3. standard errors of :math:`\\hat\\beta` from the finite-difference Hessian :math:`H` of that
    deviance over :math:`(\\theta, \\beta)` (central differences, step :math:`10^{-4}`):
    :math:`V = 2H^{-1}` restricted to the :math:`\\beta` block (lme4's ``vcov.merMod``).
+
+Every evaluation starts PIRLS from the same stored linear predictor and stops at lme4's
+``tolPwrss``, as lme4 does; the finite-difference Hessian is sensitive to these details
+(standard errors move by up to 0.5 % with an exactly converged PIRLS), so they are kept.
+Stage 1 uses NLopt's BOBYQA (SciPy's COBYQA without ``nlopt``) to a tight tolerance; its
+optimum agrees with lme4's ``minqa::bobyqa`` to about 1e-8.
 """
 
 from __future__ import annotations
@@ -30,7 +38,7 @@ from scipy import stats
 
 from mlmtools import rformat
 from mlmtools.agq import MAX_NODES, agq_deviance
-from mlmtools.deviance import LmmProblem, make_problem
+from mlmtools.deviance import LmmProblem, lambda_times, make_problem
 from mlmtools.exceptions import ConvergenceWarning, SingularFitWarning
 from mlmtools.families import Family, get_family
 from mlmtools.lmer import MixedModelResult
@@ -148,6 +156,105 @@ def _minimize(objective: Callable[[np.ndarray], float], start: np.ndarray, lower
     return np.asarray(x, dtype=float), float(opt.last_optimum_value()), ok, f"NLopt code {code}", count[0]
 
 
+def _close(a: float, b: float) -> bool:
+    return abs(a - b) <= 1e-13 * (abs(a) + abs(b))
+
+
+def nelder_mead(objective: Callable[[np.ndarray], float], start: np.ndarray, lower: np.ndarray,
+                step: np.ndarray, xtol_abs: np.ndarray, maxeval: int = 10_000
+                ) -> tuple[np.ndarray, float, bool, str, int]:
+    """lme4's bounded Nelder-Mead (``lme4::Nelder_Mead``, after NLopt's ``nldrmd``), step for step.
+
+    The first simplex is ``start`` plus ``step[i]`` along each axis (pushed back inside the
+    bounds).  Each round reflects the worst vertex :math:`x_h` through the centroid :math:`c`
+    of the others, :math:`x_r = c + (c - x_h)`, expands (:math:`c + 2(c - x_h)`) after a new
+    best value, accepts :math:`x_r` when it beats the worst value, else contracts
+    (:math:`c \\mp \\tfrac12(c - x_h)`) and, if that fails too, shrinks the simplex halfway
+    towards its best vertex.  Points are clipped to the bounds.  It stops when every
+    coordinate of every vertex is within ``xtol_abs`` of the centroid.  Replaying lme4's exact
+    path matters because lme4 reports the best point it evaluated, not the exact optimum.
+
+    Returns (best x, best value, success, message, number of evaluations).
+    """
+    n = len(start)
+    upper = np.full(n, np.inf)
+    x0 = np.asarray(start, dtype=float)
+    pts = np.tile(x0[:, None], (1, n + 1))
+    for i in range(n):
+        size = abs(step[i])
+        pts[i, i + 1] += step[i]
+        if pts[i, i + 1] < lower[i]:
+            pts[i, i + 1] = lower[i] if x0[i] - lower[i] > 0.1 * size else x0[i] + size
+        if _close(pts[i, i + 1], x0[i]):
+            raise ValueError("cannot generate a feasible Nelder-Mead simplex")
+    best = {"x": x0.copy(), "f": np.inf, "evals": 0}
+
+    def evaluate(x: np.ndarray) -> float:
+        value = float(objective(x))
+        best["evals"] += 1
+        if value < best["f"]:
+            best["x"], best["f"] = x.copy(), value
+        if best["evals"] > maxeval:
+            raise _EvaluationLimit
+        return value
+
+    def reflect(center: np.ndarray, scale: float, old: np.ndarray, centroid: np.ndarray):
+        new = np.minimum(np.maximum(center + scale * (center - old), lower), upper)
+        same_as_centroid = all(_close(a, b) for a, b in zip(new, centroid))
+        same_as_old = all(_close(a, b) for a, b in zip(new, old))
+        return new, not (same_as_centroid or same_as_old)
+
+    def result(message: str, ok: bool = True):
+        return best["x"], best["f"], ok, message, best["evals"]
+
+    try:
+        vals = np.array([evaluate(pts[:, k]) for k in range(n + 1)])
+        while True:
+            low, high = int(np.argmin(vals)), int(np.argmax(vals))
+            f_low, f_high = vals[low], vals[high]
+            centroid = (pts.sum(axis=1) - pts[:, high]) / n
+            spread = np.max(np.abs(pts - centroid[:, None]), axis=1)
+            if np.all((spread < xtol_abs) | (spread == 0)):
+                return result("parameter values converged to within tolerance")
+            reflected, ok = reflect(centroid, 1.0, pts[:, high], centroid)
+            if not ok:
+                return result("parameter values converged to within tolerance")
+            f_reflected = evaluate(reflected)
+            if f_reflected < f_low:
+                expanded, ok = reflect(centroid, 2.0, pts[:, high], centroid)
+                if not ok:
+                    return result("parameter values converged to within tolerance")
+                f_expanded = evaluate(expanded)
+                if f_expanded < vals[high]:
+                    pts[:, high], vals[high] = expanded, f_expanded
+                else:
+                    pts[:, high], vals[high] = reflected, f_reflected
+                continue
+            if f_reflected < f_high:
+                pts[:, high], vals[high] = reflected, f_reflected
+                continue
+            contracted, ok = reflect(centroid, -0.5 if f_high <= f_reflected else 0.5, pts[:, high],
+                                     centroid)
+            if not ok:
+                return result("parameter values converged to within tolerance")
+            f_contracted = evaluate(contracted)
+            if f_contracted < f_reflected and f_contracted < f_high:
+                pts[:, high], vals[high] = contracted, f_contracted
+                continue
+            for k in range(n + 1):
+                if k != low:
+                    pts[:, k], ok = reflect(pts[:, low], -0.5, pts[:, k], centroid)
+                    if not ok:
+                        return result("parameter values converged to within tolerance")
+            vals = np.array([evaluate(pts[:, k]) for k in range(n + 1)])
+    except _EvaluationLimit:
+        return result(f"failure to converge in {maxeval} evaluations", ok=False)
+
+
+class _EvaluationLimit(Exception):
+    pass
+
+
 def finite_difference_derivatives(objective: Callable[[np.ndarray], float], x: np.ndarray,
                                   fx: float, delta: float = HESSIAN_DELTA) -> tuple[np.ndarray, np.ndarray]:
     """Gradient and Hessian by central differences (lme4's ``deriv12``).
@@ -218,7 +325,7 @@ class GlmerResult(MixedModelResult):
     def __init__(self, frame: ModelFrame, problem: LmmProblem, data: GlmmData, optinfo: OptSummary,
                  beta: np.ndarray, mode: PirlsResult, objective_value: float, nAGQ: int,
                  hessian: np.ndarray | None, data_name: str = "data"):
-        super().__init__(frame, problem, optinfo, beta, _lambda_times(problem, optinfo.final, mode.u),
+        super().__init__(frame, problem, optinfo, beta, lambda_times(problem, optinfo.final, mode.u),
                          data_name)
         self._data = data
         self._mode = mode
@@ -463,12 +570,6 @@ class GlmerResult(MixedModelResult):
         return self.summary()._repr_html_()
 
 
-def _lambda_times(problem: LmmProblem, theta: np.ndarray, u: np.ndarray) -> np.ndarray:
-    from mlmtools.deviance import lambda_times
-
-    return lambda_times(problem, theta, u)
-
-
 # ---------------------------------------------------------------------------------------------
 # The summary
 # ---------------------------------------------------------------------------------------------
@@ -624,34 +725,35 @@ def fit_glmm(frame: ModelFrame, family: Family, nAGQ: int, *, trials: np.ndarray
 
     theta1, f1, ok, message, evals = _minimize(deviance.stage1, theta0, problem.lower,
                                                np.full(n_theta, 0.2), xtol_rel=1e-8, ftol_abs=1e-10)
-    stage1 = deviance.mode(theta1, np.zeros(data.p), update_beta=True)
-    messages = [f"stage 1: {message}"]
+    messages = [f"stage 1 (bobyqa): {message}"]
+    hessian = None
     if nAGQ == 0:
-        theta, beta, fmin, hessian, mode = theta1, stage1.beta, stage1.laplace, None, stage1
+        theta1, f1 = _check_boundary(deviance.stage1, theta1, f1, problem.lower)
+        mode = deviance.mode(theta1, np.zeros(data.p), update_beta=True)
+        theta, beta, fmin = theta1, mode.beta, mode.laplace
     else:
+        stage1 = deviance.mode(theta1, np.zeros(data.p), update_beta=True)
+        deviance.start = stage1.linear_predictor
         lower = np.concatenate([problem.lower, np.full(data.p, -np.inf)])
         se = np.sqrt(np.diag(unscaled_fixed_vcov(data, theta1, stage1.working_weights)))
         step = 0.2 * np.concatenate([np.full(n_theta, 0.1), np.minimum(se, 10.0)])
-        start = np.concatenate([theta1, stage1.beta])
-        deviance.start = stage1.linear_predictor
-        params, fmin, ok, message, more = _minimize(deviance.stage2, start, lower, step,
-                                                    xtol_rel=1e-10, ftol_abs=1e-12)
+        params, fmin, ok_nm, message, more = nelder_mead(
+            deviance.stage2, np.concatenate([theta1, stage1.beta]), lower, step, xtol_abs=step * 5e-4)
         evals += more
-        messages.append(f"stage 2: {message}")
-        params, fmin = _check_boundary(deviance.stage2, params, fmin, lower)
-        # put PIRLS back at the optimum; then the derivatives for the standard errors
-        fmin = deviance.stage2(params)
+        ok = ok and ok_nm
+        messages.append(f"stage 2 (Nelder_Mead): {message}")
+        # lme4 takes the derivatives at the Nelder-Mead optimum, then checks the boundary
         grad, hessian = finite_difference_derivatives(deviance.stage2, params, fmin)
-        fmin = deviance.stage2(params)
-        theta, beta = params[:n_theta], params[n_theta:]
-        mode = deviance.mode(theta, beta, update_beta=False)
         free = np.concatenate([params[:n_theta] != problem.lower, np.ones(data.p, dtype=bool)])
         gradient_problem = _gradient_message(grad, hessian, free)
         if gradient_problem is not None:
             messages.append(gradient_problem)
             ok = False
+        params, fmin = _check_boundary(deviance.stage2, params, fmin, lower)
+        theta, beta = params[:n_theta], params[n_theta:]
+        mode = deviance.mode(theta, beta, update_beta=False)
     optinfo = OptSummary(initial=theta0, final=np.asarray(theta, dtype=float), fmin=float(fmin),
-                         feval=evals, optimizer="bobyqa", REML=False, lower=problem.lower.copy(),
+                         feval=evals, optimizer="bobyqa" if nAGQ == 0 else "Nelder_Mead", REML=False, lower=problem.lower.copy(),
                          converged=bool(ok), messages=messages)
     fit = GlmerResult(frame, problem, data, optinfo, beta, mode, fmin, nAGQ, hessian, data_name)
     if not ok:

@@ -1,0 +1,73 @@
+"""Build the student edition of the book, without solutions: ``python scripts/student_book.py`` (``make book-student``).
+
+The book's sources are copied to ``<output>/source``; in the copied notebooks and pages every solution is
+removed (see :func:`myst_markdown.strip_solutions`): solution prose disappears, and solution code cells are
+tagged ``remove-cell`` so that they still run (later cells may use their results) but are not shown. The copy
+is built with ``-W -n`` and sphinx-exercise's ``hide_solutions`` on, and the HTML is put in ``<output>/html``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from myst_markdown import strip_solution_text, strip_solutions  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_OUTPUT = ROOT / "_build" / "student"
+NOT_COPIED = shutil.ignore_patterns(".git", ".venv", "_build", "node_modules", "__pycache__", "*.egg-info",
+                                    ".ipynb_checkpoints", ".pytest_cache", ".hypothesis", "tests", "benchmarks")
+
+
+def prepare_source(root: Path, destination: Path) -> Path:
+    """Copy the book to ``destination`` with the solutions removed, and switch on ``hide_solutions``."""
+    if destination.exists():
+        shutil.rmtree(destination)
+    shutil.copytree(root, destination, ignore=NOT_COPIED)
+    for notebook_path in destination.rglob("*.ipynb"):
+        notebook = nbformat.read(notebook_path, as_version=4)
+        notebook.cells = strip_solutions(notebook.cells, keep_code=True)
+        nbformat.write(notebook, notebook_path)
+    for page in (destination / "book").rglob("*.md"):
+        page.write_text(strip_solution_text(page.read_text(encoding="utf-8"), inside=False)[0], encoding="utf-8")
+    config_path = destination / "_config.yml"
+    config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+    config["title"] = f"{config.get('title', '')} (student edition)".strip()
+    config.setdefault("sphinx", {}).setdefault("config", {})["hide_solutions"] = True
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    return destination
+
+
+def build(root: Path = ROOT, output: Path = DEFAULT_OUTPUT) -> Path:
+    """Build the student edition into ``output/html`` and return that folder; raise if the build fails."""
+    source = prepare_source(root, output / "source")
+    jupyter_book = Path(sys.executable).parent / "jupyter-book"
+    result = subprocess.run([str(jupyter_book), "build", str(source), "--path-output", str(source),
+                             "--builder", "html", "-W", "-n", "--keep-going"],
+                            cwd=source, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"the student book failed to build:\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}")
+    html = output / "html"
+    if html.exists():
+        shutil.rmtree(html)
+    shutil.copytree(source / "_build" / "html", html)
+    return html
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="folder for the source copy and html/")
+    print(build(ROOT, parser.parse_args(argv).output))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
