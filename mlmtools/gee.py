@@ -27,6 +27,7 @@ Here :math:`r_j = (y_j - \\mu_j)/\\sqrt{v(\\mu_j)}` and
 
 from __future__ import annotations
 
+import difflib
 import re
 import warnings
 from collections.abc import Callable, Sequence
@@ -38,9 +39,10 @@ from numpy.typing import NDArray
 from scipy import special, stats
 
 from mlmtools import rformat
-from mlmtools.exceptions import ConvergenceWarning
+from mlmtools.exceptions import ConvergenceWarning, FormulaError
 from mlmtools.gee_correlation import Independence, WorkingCorrelation, make_correlation, pair_indices
 from mlmtools.gee_variance import ClusterPieces, GeeCovariance, geepack_covariance
+from mlmtools.formula import parse_formula
 from mlmtools.modelframe import ColumnNotFoundError, build_model
 
 FloatArray = NDArray[np.float64]
@@ -569,6 +571,18 @@ class GeeFit:
 # ---------------------------------------------------------------------------------------------
 
 
+def _check_column_argument(data: pd.DataFrame, role: str, column: str | None) -> None:
+    """``id``/``waves`` must name a column of ``data``; a misspelt name gets a suggestion."""
+    if column is None:
+        return
+    if not isinstance(column, str):
+        raise TypeError(f"{role} must be the name of a column of data, got {type(column).__name__}")
+    if column not in data.columns:
+        close = difflib.get_close_matches(column, [str(c) for c in data.columns], n=3)
+        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        raise ColumnNotFoundError(f"{role} column {column!r} not found in data{hint}")
+
+
 def geeglm(
     formula: str,
     data: pd.DataFrame,
@@ -633,9 +647,11 @@ def geeglm(
     ColumnNotFoundError
         If the ``id`` (or ``waves``) column, or a column of the formula, is not in
         ``data`` (a :class:`KeyError`).
+    FormulaError
+        If the formula is malformed or has a random-effects term ``(expr | group)``.
     ValueError
         For an unknown ``corstr`` or ``family``, a binomial response outside [0, 1],
-        negative Poisson counts, or fewer than two clusters.
+        negative Poisson counts, a constant response, or fewer than two clusters.
 
     Warns
     -----
@@ -646,9 +662,14 @@ def geeglm(
     """
     structure = make_correlation(corstr)
     fam = _get_family(family)
+    if not isinstance(data, pd.DataFrame):
+        raise TypeError(f"data must be a pandas DataFrame, got {type(data).__name__}")
     for role, column in (("id", id), ("waves", waves)):
-        if column is not None and column not in data.columns:
-            raise ColumnNotFoundError(f"{role} column {column!r} not found in data")
+        _check_column_argument(data, role, column)
+    if parse_formula(formula).random:
+        raise FormulaError(f"formula '{formula}' has a random-effects term (expr | group); GEE "
+                           "models have none: give the clusters with id= and use lmer or glmer "
+                           "for random effects")
     extra = (id,) if waves is None else (id, waves)
     mf = build_model(formula, data, require_random=False, extra_columns=extra,
                      weights=weights, offset=offset, stacklevel=3)

@@ -383,12 +383,14 @@ class GlmerResult(MixedModelResult):
                 inverse = np.linalg.inv(self.hessian)
                 block = inverse[n_theta:, n_theta:]
                 block = block + block.T  # 2 H^{-1}, symmetrised
+                if not np.isfinite(block).all():
+                    raise np.linalg.LinAlgError("non-finite Hessian")
                 np.linalg.cholesky(block)
                 return block
             except np.linalg.LinAlgError:
                 warnings.warn("variance-covariance matrix computed from finite-difference Hessian is "
-                              "not positive definite: falling back to the var-cov estimated from RX",
-                              ConvergenceWarning, stacklevel=4)
+                              "not positive definite or contains NA values: falling back to the "
+                              "var-cov estimated from RX", ConvergenceWarning, stacklevel=5)
         return unscaled_fixed_vcov(self._data, self.theta, self._mode.working_weights)
 
     def vcov(self) -> pd.DataFrame:

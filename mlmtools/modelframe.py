@@ -179,7 +179,7 @@ class ModelFrame:
             If a factor has a level that did not occur in the fitting data.
         """
         spec = self._parsed().fixed
-        _require_columns(newdata, _spec_columns(spec), "the fixed part")
+        _require_columns(newdata, _spec_columns(spec), "the fixed part", "newdata")
         evaluator = _Evaluator(newdata, self.encodings, learning=False)
         matrix, names = _design_matrix(spec, evaluator)
         keep = [i for i, name in enumerate(names) if name not in self.dropped_columns]
@@ -195,7 +195,7 @@ class ModelFrame:
         if not offsets:
             return None
         _require_columns(newdata, [name for node in offsets for name in _names_in(node)],
-                         "an offset() term")
+                         "an offset() term", "newdata")
         evaluator = _Evaluator(newdata, self.encodings, learning=False)
         return np.sum([evaluator.numeric(node) for node in offsets], axis=0)
 
@@ -218,7 +218,7 @@ class ModelFrame:
         result = []
         for spec in self.random_specs:
             _require_columns(newdata, _spec_columns(spec.effects) + list(spec.group),
-                             f"the random-effects term ({spec.text})")
+                             f"the random-effects term ({spec.text})", "newdata")
             codes, _ = evaluator.grouping(spec.group)
             matrix, _ = _design_matrix(spec.effects, evaluator)
             result.append((codes, matrix))
@@ -627,13 +627,15 @@ def _spec_columns(spec: FixedSpec) -> list[str]:
     return list(dict.fromkeys(name for label in used for name in _names_in(spec.variables[label])))
 
 
-def _require_columns(data: pd.DataFrame, names: Sequence[str], where: str) -> None:
+def _require_columns(data: pd.DataFrame, names: Sequence[str], where: str,
+                     source: str = "data") -> None:
     available = [str(c) for c in data.columns]
     for name in names:
         if name not in data.columns:
             close = difflib.get_close_matches(name, available, n=3)
             hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-            raise ColumnNotFoundError(f"column '{name}' (used in {where}) not found in data{hint}")
+            raise ColumnNotFoundError(f"column '{name}' (used in {where}) not found in "
+                                      f"{source}{hint}")
 
 
 def _resolve_vector(value: Any, data: pd.DataFrame, what: str) -> tuple[np.ndarray, str]:
@@ -679,6 +681,13 @@ def _numeric_response(node: Node, evaluator: _Evaluator) -> np.ndarray:
     if not np.isfinite(values).all():
         raise ValueError(f"response '{label}' has infinite or undefined values")
     return values
+
+
+def _check_response_varies(y: np.ndarray, label: str) -> None:
+    """A constant response leaves nothing to model (the residual variance would be 0)."""
+    if y.size and np.all(y == y[0]):
+        raise ValueError(f"response '{label}' is constant (every value is "
+                         f"{format_r_number(float(y[0]))}); there is no variation to model")
 
 
 def _check_numeric_columns(data: pd.DataFrame, names: Sequence[str]) -> None:
@@ -794,8 +803,9 @@ def build_model(
         A column named in the formula (or in ``weights``/``offset``/``extra_columns``) is not
         in ``data``; the message suggests close names.
     ValueError
-        Empty data, no rows left after dropping missing values, infinite values, a grouping
-        factor with fewer than two levels or with as many levels as observations.
+        Empty data, no rows left after dropping missing values, infinite values, a constant
+        response (unless there is an offset), a grouping factor with fewer than two levels
+        or with as many levels as observations.
     TypeError
         A non-numeric response.
     """
@@ -854,6 +864,9 @@ def build_model(
     evaluator = _Evaluator(frame, encodings, learning=True)
     y, trials = _response(parsed, evaluator)
     n = y.shape[0]
+
+    if offset is None and not parsed.offsets:
+        _check_response_varies(y, parsed.response_label)
 
     X, names = _design_matrix(parsed.fixed, evaluator)
     _check_finite(X, names, "the fixed-effects design")

@@ -109,7 +109,8 @@ def test_variance_components_match_r(edge_fits, name):
     ours = fit.varcorr()
     theirs = case["varcorr"]["columns"]
     assert list(ours["grp"]) == theirs["grp"]
-    assert list(ours["var1"]) == theirs["var1"]
+    assert [None if pd.isna(v) else v for v in ours["var1"]] == theirs["var1"]
+    assert [None if pd.isna(v) else v for v in ours["var2"]] == theirs["var2"]
     np.testing.assert_allclose(ours["vcov"].to_numpy(), theirs["vcov"], rtol=REL, atol=1e-10)
     np.testing.assert_allclose(ours["sdcor"].to_numpy(), theirs["sdcor"], rtol=REL, atol=1e-8)
 
@@ -146,6 +147,14 @@ def test_singular_fit_fixed_effects_match_r(edge_fits, name):
     np.testing.assert_allclose(fit.fixef.to_numpy(), list(case["fixef"].values()), rtol=REL)
     np.testing.assert_allclose(np.sqrt(np.diag(fit.vcov().to_numpy())), list(case["se"].values()),
                                rtol=REL)
+
+
+@pytest.mark.xfail(strict=True, reason="lmer.py: varcorr() documents None where R has NA, but "
+                   "pandas 3 turns the None of the text columns var1/var2 into NaN")
+def test_varcorr_missing_names_are_none(edge_fits):
+    vc = edge_fits["icc_one"][0].varcorr()
+    assert vc["var1"].iloc[-1] is None
+    assert vc["var2"].iloc[0] is None
 
 
 def test_zero_between_variance_gives_theta_zero(edge_fits):

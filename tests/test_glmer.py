@@ -202,7 +202,7 @@ def test_binomial_response_outside_unit_interval_is_named(binary):
 
 
 def test_non_integer_successes_are_rejected(binary):
-    data = binary.assign(share=0.3, trials=7.0)
+    data = binary.assign(share=0.3 + 0.1 * binary["y"], trials=7.0)
     with pytest.raises(ValueError, match="non-integer number of successes"):
         glmer("share ~ x + (1 | id)", data, weights="trials")
     with pytest.raises(ValueError, match="non-integer"):

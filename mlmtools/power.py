@@ -1,0 +1,407 @@
+r"""Power of a two-arm cluster-randomized trial: by formula and by simulation.
+
+The design: :math:`J` clusters (even; half control, half treated) of :math:`m`
+observations each, outcomes on a standardized scale with total variance 1,
+
+.. math::
+
+    y_{ij} = \delta\, T_j + u_j + e_{ij}, \qquad u_j \sim N(0, \rho), \quad
+    e_{ij} \sim N(0, 1 - \rho),
+
+so :math:`\rho` is the intraclass correlation and :math:`\delta` the standardized
+mean difference (raw difference / total SD). :func:`power_analytic` gives the power of the
+test of :math:`\delta = 0` from the design effect; :func:`power_simulation` estimates
+the power of a chosen analysis by Monte Carlo; :func:`power_curve` tabulates either over
+a grid of designs.
+
+Simulated replicates are independent streams: ``numpy.random.SeedSequence(seed)``
+spawns one child per replicate, and replicates are processed in chunks of a fixed size,
+so the result is the same for any number of workers and any backend.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import numbers
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+from scipy import stats
+
+from mlmtools.design import design_effect
+
+__all__ = ["PowerResult", "power_analytic", "power_simulation", "power_curve", "METHODS", "BACKENDS"]
+
+METHODS = ("mixed", "ols", "gee")
+"""Analyses :func:`power_simulation` can simulate."""
+BACKENDS = ("loky", "dask")
+"""Parallel backends (through joblib)."""
+
+_CHUNK_SIZE = {"mixed": 50, "ols": 200, "gee": 10}  # replicates per task; fixed, so results never depend on n_jobs
+
+SeedArgument = int | None | np.random.SeedSequence
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class PowerResult:
+    """A simulated power and its Monte Carlo uncertainty.
+
+    Attributes
+    ----------
+    power : float
+        Share of replicates whose test rejected at level ``alpha``.
+    conf_low, conf_high : float
+        95% Wilson score interval for the power (Monte Carlo error only).
+    n_rejected, n_sims : int
+        Rejections and replicates.
+    method : str
+        The analysis: ``"mixed"``, ``"ols"`` or ``"gee"``.
+    settings : Mapping
+        The design (``n_clusters``, ``cluster_size``, ``icc``, ``effect_size``, ``alpha``)
+        and ``seed_entropy``, the entropy of the root ``SeedSequence`` (pass it as ``seed``
+        to repeat the run).
+    p_values : numpy.ndarray
+        The ``n_sims`` p-values, in replicate order (read-only).
+    n_singular : int
+        Mixed method: replicates whose REML fit put the cluster variance at zero.
+    """
+
+    power: float
+    conf_low: float
+    conf_high: float
+    n_rejected: int
+    n_sims: int
+    method: str
+    settings: Mapping[str, object]
+    p_values: NDArray[np.float64]
+    n_singular: int = 0
+
+    def __repr__(self) -> str:
+        s = self.settings
+        return (
+            f"PowerResult(power={self.power:.3f}, 95% CI [{self.conf_low:.3f}, {self.conf_high:.3f}] (Wilson), "
+            f"n_sims={self.n_sims}, method={self.method!r}; design: {s['n_clusters']} clusters x "
+            f"{s['cluster_size']}, icc={s['icc']:g}, effect_size={s['effect_size']:g}, alpha={s['alpha']:g})"
+        )
+
+
+def _is_integer(value: object) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _check_design(n_clusters: int, cluster_size: int, icc: float, effect_size: float, alpha: float) -> None:
+    """Raise a ValueError that names the first impossible setting."""
+    if not _is_integer(n_clusters) or n_clusters < 4 or n_clusters % 2:
+        raise ValueError(f"n_clusters must be an even integer of at least 4 (two equal arms), got {n_clusters!r}")
+    if not _is_integer(cluster_size) or cluster_size < 1:
+        raise ValueError(f"cluster_size must be an integer of at least 1, got {cluster_size!r}")
+    if not (isinstance(icc, numbers.Real) and 0.0 <= icc < 1.0):
+        raise ValueError(f"icc must lie in [0, 1), got {icc!r}")
+    if not (isinstance(effect_size, numbers.Real) and math.isfinite(effect_size)):
+        raise ValueError(f"effect_size must be a finite number, got {effect_size!r}")
+    if not (isinstance(alpha, numbers.Real) and 0.0 < alpha < 1.0):
+        raise ValueError(f"alpha must lie in (0, 1), got {alpha!r}")
+
+
+def power_analytic(n_clusters: int, cluster_size: int, icc: float, effect_size: float, alpha: float = 0.05) -> float:
+    r"""Power of the two-sided cluster-level t-test, from the design effect.
+
+    Each arm's mean has variance :math:`\mathrm{DEFF} / (J m / 2)` with
+    :math:`\mathrm{DEFF} = 1 + (m - 1)\rho`, so the standardized difference has standard
+    error :math:`\sqrt{4\,\mathrm{DEFF} / (J m)}` and, with :math:`\nu = J - 2`,
+
+    .. math::
+
+        \lambda = \frac{\delta}{\sqrt{4\,\mathrm{DEFF}/(J m)}}, \qquad
+        \text{power} = P(T'_{\nu,\lambda} > t_{1-\alpha/2,\nu}) + P(T'_{\nu,\lambda} < -t_{1-\alpha/2,\nu}),
+
+    :math:`T'_{\nu,\lambda}` noncentral t. This is exact for the t-test on cluster means,
+    which is the mixed model's test whenever its REML fit is away from the boundary.
+
+    Parameters
+    ----------
+    n_clusters : int
+        :math:`J`, even and at least 4.
+    cluster_size : int
+        :math:`m`, at least 1.
+    icc : float
+        :math:`\rho` in [0, 1).
+    effect_size : float
+        :math:`\delta`, the standardized mean difference.
+    alpha : float
+        Two-sided significance level.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> round(power_analytic(10, 30, 0.25, 0.0), 3)
+    0.05
+    """
+    _check_design(n_clusters, cluster_size, icc, effect_size, alpha)
+    df = n_clusters - 2
+    standard_error = math.sqrt(4.0 * design_effect(cluster_size, icc) / (n_clusters * cluster_size))
+    noncentrality = effect_size / standard_error
+    critical = stats.t.ppf(1.0 - alpha / 2.0, df)
+    return float(stats.nct.sf(critical, df, noncentrality) + stats.nct.cdf(-critical, df, noncentrality))
+
+
+# -- one chunk of replicates (module level, so worker processes can unpickle it) ----------------------
+
+
+def _draw(children: Sequence[np.random.SeedSequence], n_clusters: int, cluster_size: int, icc: float,
+          effect_size: float) -> NDArray[np.float64]:
+    """Data sets of shape (len(children), J, m): per replicate J cluster effects, then J*m residuals."""
+    shift = effect_size * np.repeat([0.0, 1.0], n_clusters // 2)
+    trials = np.empty((len(children), n_clusters, cluster_size))
+    for index, child in enumerate(children):
+        generator = np.random.default_rng(child)
+        cluster_effects = generator.normal(0.0, math.sqrt(icc), n_clusters)
+        residuals = generator.normal(0.0, math.sqrt(1.0 - icc), (n_clusters, cluster_size))
+        trials[index] = (shift + cluster_effects)[:, None] + residuals
+    return trials
+
+
+def _gee_pvalues(trials: NDArray[np.float64]) -> NDArray[np.float64]:
+    from mlmtools.gee import geeglm
+
+    n_clusters, cluster_size = trials.shape[1:]
+    data = pd.DataFrame({
+        "cluster": np.repeat(np.arange(n_clusters), cluster_size),
+        "treatment": np.repeat([0.0, 1.0], n_clusters // 2 * cluster_size),
+    })
+    p_values = np.empty(trials.shape[0])
+    for index, trial in enumerate(trials):
+        data["y"] = trial.reshape(-1)
+        fit = geeglm("y ~ treatment", data, id="cluster", corstr="exchangeable")
+        z_value = fit.coefficients["treatment"] / fit.std_errors["treatment"]
+        p_values[index] = 2.0 * stats.norm.sf(abs(z_value))
+    return p_values
+
+
+def _chunk_pvalues(children: Sequence[np.random.SeedSequence], n_clusters: int, cluster_size: int, icc: float,
+                   effect_size: float, method: str) -> tuple[NDArray[np.float64], int]:
+    """p-values of the treatment test for a chunk of replicates, and how many mixed fits were singular."""
+    from mlmtools.balanced import _fit_random_intercept, fit_balanced_ols
+
+    trials = _draw(children, n_clusters, cluster_size, icc, effect_size)
+    treatment = np.repeat([0.0, 1.0], n_clusters // 2)
+    if method == "mixed":
+        fit = _fit_random_intercept(trials, cluster_size, treatment)
+        return fit.p_value[:, 1], int(fit.boundary.sum())
+    if method == "ols":
+        return fit_balanced_ols(trials, cluster_size, treatment).p_value[:, 1], 0
+    return _gee_pvalues(trials), 0
+
+
+# -- running the chunks -------------------------------------------------------------------------------
+
+
+def _check_dask() -> None:
+    try:
+        from distributed import get_client
+    except ImportError as error:
+        raise ImportError(
+            "backend='dask' needs dask.distributed, which is not installed: pip install mlmtools[dask]"
+        ) from error
+    try:
+        get_client()
+    except ValueError as error:
+        raise ValueError(
+            "backend='dask' needs a running dask.distributed Client: create one first, "
+            "e.g. client = Client(LocalCluster(n_workers=2))"
+        ) from error
+
+
+def _run_chunks(tasks: list[tuple], n_jobs: int, backend: str) -> Iterator[tuple[NDArray[np.float64], int]]:
+    """Results of ``_chunk_pvalues`` for each task, in task order."""
+    if backend == "loky" and n_jobs == 1:
+        return (_chunk_pvalues(*task) for task in tasks)
+    import joblib
+
+    if backend == "dask":
+        _check_dask()
+        with joblib.parallel_config(backend="dask"):
+            parallel = joblib.Parallel(n_jobs=n_jobs, return_as="generator")
+    else:
+        parallel = joblib.Parallel(n_jobs=n_jobs, backend="loky", return_as="generator")
+    return parallel(joblib.delayed(_chunk_pvalues)(*task) for task in tasks)
+
+
+def _wilson_interval(successes: int, trials: int, level: float = 0.95) -> tuple[float, float]:
+    r"""Wilson score interval: :math:`\frac{\hat p + z^2/2n \pm z\sqrt{\hat p(1-\hat p)/n + z^2/4n^2}}{1 + z^2/n}`."""
+    z = stats.norm.ppf(0.5 + level / 2.0)
+    share = successes / trials
+    denominator = 1.0 + z**2 / trials
+    centre = (share + z**2 / (2.0 * trials)) / denominator
+    half_width = z * math.sqrt(share * (1.0 - share) / trials + z**2 / (4.0 * trials**2)) / denominator
+    return max(0.0, centre - half_width), min(1.0, centre + half_width)
+
+
+def _root_seed(seed: SeedArgument) -> np.random.SeedSequence:
+    if isinstance(seed, np.random.SeedSequence):
+        return seed
+    if seed is None or (_is_integer(seed) and seed >= 0):
+        return np.random.SeedSequence(seed)
+    raise ValueError(f"seed must be a non-negative int, None or a numpy SeedSequence, got {seed!r}")
+
+
+def power_simulation(n_clusters: int, cluster_size: int, icc: float, effect_size: float, alpha: float = 0.05,
+                     n_sims: int = 1000, seed: SeedArgument = None, method: str = "mixed", n_jobs: int = 1,
+                     backend: str = "loky", progress: bool = False) -> PowerResult:
+    r"""Estimate power by simulating the trial ``n_sims`` times and analysing each replicate.
+
+    Each replicate draws :math:`u_j \sim N(0, \rho)` and :math:`e_{ij} \sim N(0, 1-\rho)`
+    (module documentation), adds :math:`\delta` in the treated half of the clusters and
+    tests the treatment with
+
+    * ``"mixed"``: ``y ~ treatment + (1 | cluster)`` by REML with Satterthwaite's t-test
+      (:func:`mlmtools.balanced.fit_balanced_random_intercept`: closed form, with the
+      general lmer engine for fits on the boundary);
+    * ``"ols"``: ``y ~ treatment`` ignoring the clusters (t-test, :math:`Jm - 2` df);
+    * ``"gee"``: :func:`mlmtools.gee.geeglm`, exchangeable working correlation, robust
+      standard error, Wald z-test (slower: one fit per replicate).
+
+    The estimate is :math:`\hat\pi = k / n` for :math:`k` rejections (:math:`p < \alpha`) in
+    :math:`n` replicates, with a 95% Wilson score interval.
+
+    Parameters
+    ----------
+    n_clusters, cluster_size, icc, effect_size, alpha
+        The design and level, as in :func:`power_analytic`.
+    n_sims : int
+        Number of replicates (at least 1).
+    seed : int, None or numpy.random.SeedSequence
+        Root of ``SeedSequence(seed).spawn(n_sims)``; ``None`` draws fresh entropy (kept
+        in ``result.settings["seed_entropy"]``).
+    method : {"mixed", "ols", "gee"}
+        The analysis.
+    n_jobs : int
+        Workers for joblib (``-1``: all cores). The result does not depend on it.
+    backend : {"loky", "dask"}
+        ``"loky"``: local processes. ``"dask"``: the workers of the running
+        ``dask.distributed.Client``, through joblib's dask backend (needs
+        ``pip install mlmtools[dask]``).
+    progress : bool
+        Show a tqdm progress bar (off by default).
+
+    Returns
+    -------
+    PowerResult
+
+    Raises
+    ------
+    ValueError
+        For an impossible design, ``n_sims < 1``, an unknown ``method`` or ``backend``,
+        ``n_jobs = 0``, ``method="mixed"`` with ``cluster_size < 2``, or a dask backend without a client.
+    ImportError
+        For ``backend="dask"`` when dask.distributed is not installed.
+    """
+    _check_design(n_clusters, cluster_size, icc, effect_size, alpha)
+    if not _is_integer(n_sims) or n_sims < 1:
+        raise ValueError(f"n_sims must be a positive integer, got {n_sims!r}")
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if not _is_integer(n_jobs) or n_jobs == 0:
+        raise ValueError(f"n_jobs must be a non-zero integer (-1 for all cores), got {n_jobs!r}")
+    if method == "mixed" and cluster_size < 2:
+        raise ValueError("method='mixed' needs cluster_size >= 2: with one observation per cluster the "
+                         "cluster and residual variances cannot be separated")
+
+    root = _root_seed(seed)
+    children = root.spawn(int(n_sims))
+    size = _CHUNK_SIZE[method]
+    tasks = [(children[start:start + size], n_clusters, cluster_size, float(icc), float(effect_size), method)
+             for start in range(0, len(children), size)]
+
+    from tqdm.auto import tqdm
+
+    p_values, n_singular = [], 0
+    with tqdm(total=int(n_sims), desc=f"power ({method})", unit="sim", disable=not progress) as bar:
+        for chunk_p, chunk_singular in _run_chunks(tasks, n_jobs, backend):
+            p_values.append(chunk_p)
+            n_singular += chunk_singular
+            bar.update(len(chunk_p))
+    p_all = np.concatenate(p_values)
+    p_all.flags.writeable = False
+    n_rejected = int(np.sum(p_all < alpha))
+    low, high = _wilson_interval(n_rejected, int(n_sims))
+    settings = MappingProxyType({
+        "n_clusters": n_clusters, "cluster_size": cluster_size, "icc": float(icc),
+        "effect_size": float(effect_size), "alpha": float(alpha), "seed_entropy": root.entropy,
+    })
+    return PowerResult(n_rejected / n_sims, low, high, n_rejected, int(n_sims), method, settings, p_all,
+                       n_singular)
+
+
+def _as_values(value: object, name: str) -> list:
+    """A scalar as a one-element list, a sequence as a list."""
+    if isinstance(value, (str, bytes)):
+        raise ValueError(f"{name} must be a number or a sequence of numbers, got {value!r}")
+    if isinstance(value, Iterable):
+        values = list(value.tolist() if isinstance(value, np.ndarray) else value)
+        if not values:
+            raise ValueError(f"{name} must not be empty")
+        return values
+    return [value]
+
+
+def power_curve(n_clusters: int | Sequence[int], cluster_size: int | Sequence[int], icc: float | Sequence[float],
+                effect_size: float | Sequence[float], alpha: float = 0.05, method: str = "analytic",
+                n_sims: int = 1000, seed: SeedArgument = None, n_jobs: int = 1, backend: str = "loky",
+                progress: bool = False) -> pd.DataFrame:
+    r"""Power over a grid of designs: every combination of the values given.
+
+    Any of ``n_clusters``, ``cluster_size``, ``icc`` and ``effect_size`` may be a sequence
+    (e.g. ``n_clusters=[6, 8, 10, 12]`` at a fixed ``cluster_size`` for "more clusters",
+    or the other way round for "bigger clusters").
+
+    Parameters
+    ----------
+    n_clusters, cluster_size, icc, effect_size
+        Values or sequences of values (see :func:`power_analytic`).
+    alpha : float
+        Two-sided level.
+    method : {"analytic", "mixed", "ols", "gee"}
+        ``"analytic"`` uses :func:`power_analytic`; the others :func:`power_simulation`.
+    n_sims, seed, n_jobs, backend, progress
+        For simulation (see :func:`power_simulation`); design point :math:`k` uses the
+        :math:`k`-th child of ``SeedSequence(seed)``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per design: ``n_clusters``, ``cluster_size``, ``n_total`` (:math:`Jm`),
+        ``icc``, ``effect_size``, ``design_effect``, ``power``, and for simulations
+        ``conf_low``, ``conf_high`` and ``n_sims``.
+    """
+    if method != "analytic" and method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose 'analytic' or one of {', '.join(METHODS)}")
+    grid = list(itertools.product(_as_values(n_clusters, "n_clusters"), _as_values(cluster_size, "cluster_size"),
+                                  _as_values(icc, "icc"), _as_values(effect_size, "effect_size")))
+    seeds = _root_seed(seed).spawn(len(grid)) if method != "analytic" else [None] * len(grid)
+    rows = []
+    for (clusters, size, rho, delta), point_seed in zip(grid, seeds):
+        row = {"n_clusters": clusters, "cluster_size": size, "n_total": clusters * size, "icc": rho,
+               "effect_size": delta}
+        if method == "analytic":
+            row["power"] = power_analytic(clusters, size, rho, delta, alpha)
+        else:
+            result = power_simulation(clusters, size, rho, delta, alpha, n_sims=n_sims, seed=point_seed,
+                                      method=method, n_jobs=n_jobs, backend=backend, progress=progress)
+            row.update(power=result.power, conf_low=result.conf_low, conf_high=result.conf_high, n_sims=n_sims)
+        row["design_effect"] = design_effect(size, rho)
+        rows.append(row)
+    columns = ["n_clusters", "cluster_size", "n_total", "icc", "effect_size", "design_effect", "power"]
+    if method != "analytic":
+        columns += ["conf_low", "conf_high", "n_sims"]
+    return pd.DataFrame(rows)[columns]
