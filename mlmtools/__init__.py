@@ -5,7 +5,7 @@ lme4 and lmerTest (linear mixed models with Satterthwaite inference), geepack (G
 and R's random number generator, so the course prints the same numbers as the R
 lecture it follows.
 
-Public API (a table of contents; each name is loaded from its module on first use):
+Public API (a table of contents; functions are imported here, submodules on first use):
 
 =================  ======================  ===============================================
 name               module                  what it is
@@ -32,36 +32,38 @@ import importlib
 from typing import Any
 
 from mlmtools._version import __version__
+from mlmtools.anova import anova
+from mlmtools.exceptions import (
+    ConvergenceWarning,
+    FormulaError,
+    MissingRowsWarning,
+    RankDeficiencyWarning,
+    SingularFitWarning,
+)
+from mlmtools.gee import geeglm
+from mlmtools.glmer import glmer
+from mlmtools.lmer import lmer
+from mlmtools.rrandom import RRandom
+from mlmtools.satterthwaite import contest
+from mlmtools.simulation import simulate_type1
+from mlmtools.tidy import tidy
 
-_EXPORTS: dict[str, str] = {
-    "lmer": "mlmtools.lmer",
-    "anova": "mlmtools.anova",
-    "contest": "mlmtools.satterthwaite",
-    "tidy": "mlmtools.tidy",
-    "geeglm": "mlmtools.gee",
-    "glmer": "mlmtools.glmer",
-    "simulate_type1": "mlmtools.simulation",
-    "RRandom": "mlmtools.rrandom",
-    "SingularFitWarning": "mlmtools.exceptions",
-    "ConvergenceWarning": "mlmtools.exceptions",
-    "MissingRowsWarning": "mlmtools.exceptions",
-    "RankDeficiencyWarning": "mlmtools.exceptions",
-    "FormulaError": "mlmtools.exceptions",
-}
 _SUBMODULES = ("datasets", "design", "plotting", "power", "rformat")
 
-__all__ = ["__version__", *_EXPORTS, *_SUBMODULES]
+__all__ = [
+    "__version__",
+    "lmer", "anova", "contest", "tidy", "geeglm", "glmer", "simulate_type1", "RRandom",
+    "SingularFitWarning", "ConvergenceWarning", "MissingRowsWarning", "RankDeficiencyWarning", "FormulaError",
+    *_SUBMODULES,
+]
 
 
 def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
-    elif name in _SUBMODULES:
-        value = importlib.import_module(f"mlmtools.{name}")
-    else:
-        raise AttributeError(f"module 'mlmtools' has no attribute {name!r}")
-    globals()[name] = value
-    return value
+    if name in _SUBMODULES:
+        module = importlib.import_module(f"mlmtools.{name}")
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'mlmtools' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:

@@ -638,6 +638,14 @@ def _require_columns(data: pd.DataFrame, names: Sequence[str], where: str,
                                       f"{source}{hint}")
 
 
+def _check_unique_columns(data: pd.DataFrame, names: Sequence[str]) -> None:
+    for name in names:
+        count = int((data.columns == name).sum())
+        if count > 1:
+            raise ValueError(f"column '{name}' appears {count} times in data; give the columns "
+                             "unique names")
+
+
 def _resolve_vector(value: Any, data: pd.DataFrame, what: str) -> tuple[np.ndarray, str]:
     """A weights/offset argument given as a column name or an array, and its display name."""
     if isinstance(value, str):
@@ -675,8 +683,12 @@ def _response(parsed: ParsedFormula, evaluator: _Evaluator) -> tuple[np.ndarray,
 def _numeric_response(node: Node, evaluator: _Evaluator) -> np.ndarray:
     label = deparse(node)
     if isinstance(node, Name) and _column_kind(evaluator.data[node.name]) == "categorical":
+        series = evaluator.data[node.name]
+        example = next((v for v in series if not isinstance(v, (int, float, np.number))), None)
+        shown = f" such as {example!r}" if example is not None else ""
         raise TypeError(f"response '{label}' must be numeric, but column '{node.name}' holds "
-                        f"{evaluator.data[node.name].dtype} values")
+                        f"{series.dtype} values{shown}; convert it first (e.g. with "
+                        "pandas.to_numeric)")
     values = evaluator.numeric(node)
     if not np.isfinite(values).all():
         raise ValueError(f"response '{label}' has infinite or undefined values")
@@ -837,6 +849,7 @@ def build_model(
 
     used = list(dict.fromkeys(response_columns + fixed_columns + offset_columns
                               + random_columns + list(extra_columns)))
+    _check_unique_columns(data, used)
     checked: dict[str, Any] = {name: data[name].to_numpy() for name in used}
     weight_values = offset_values = None
     if weights is not None:

@@ -281,8 +281,9 @@ def format_pval(
 ) -> list[str]:
     """Format p-values as R's ``format.pval(pv, digits, eps)``.
 
-    Values :math:`p \\ge 10^{-3}` (and zeros) are formatted together, smaller ones together,
-    each group by :func:`format_vector` with ``digits``; values below ``eps`` print as
+    Values :math:`p \\ge 10^{-3}` (and those in :math:`[10^{-4}, 10^{-3})` when ``digits > 1``,
+    as R 4.2 groups them) are formatted together, smaller ones together, each group by
+    :func:`format_vector` with ``digits``; values below ``eps`` print as
     ``"<"`` followed by ``eps`` to :math:`\\max(1, d - 2)` digits, joined by a space unless
     that is one digit and every other entry is at most 6 characters wide (``"<2e-16"``
     alone, ``"< 2e-16"`` next to ``"3.26e-06"``). The strings are not padded.
@@ -295,7 +296,7 @@ def format_pval(
     others = present[~is0]
     if others.size:
         exponent = np.floor(np.log10(np.where(others > 0, others, 1e-50)))
-        fixed = (exponent >= -3) | (others == 0)
+        fixed = (exponent >= -3) | ((exponent == -4) & (digits > 1))
         formatted = np.empty(others.size, dtype=object)
         for group in (fixed, ~fixed):
             if group.any():

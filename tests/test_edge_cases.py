@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlmtools.exceptions import RankDeficiencyWarning, SingularFitWarning
+from mlmtools.exceptions import ConvergenceWarning, RankDeficiencyWarning, SingularFitWarning
 from mlmtools.lmer import lmer
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -35,8 +35,8 @@ SINGULAR = ["icc_zero", "slope_corr", "slope_constant"]
 
 
 def read_edge_data(filename: str) -> pd.DataFrame:
-    """An edge-case CSV with the grouping column ``g`` read as text, as R's factor."""
-    return pd.read_csv(FIXTURES / filename, dtype={"g": str})
+    """An edge-case CSV with the grouping column (``g`` or ``Subject``) read as text."""
+    return pd.read_csv(FIXTURES / filename, dtype={"g": str, "Subject": str})
 
 
 def criterion(fit, case: dict) -> float:
@@ -65,7 +65,8 @@ def edge_fits() -> dict:
 
 
 def test_every_case_is_checked():
-    checked = set(WELL_DETERMINED) | set(SINGULAR) | {"offset_1e6", "tiny_within"}
+    checked = set(WELL_DETERMINED) | set(SINGULAR) | {"offset_1e6", "tiny_within",
+                                                      "slope_constant_sleep"}
     assert checked == set(EDGE)
 
 
@@ -238,3 +239,18 @@ def test_groups_of_size_one_keep_their_random_effect(edge_fits):
     assert (sizes == 1).sum() == 10
     modes = fit.ranef()["g"]["(Intercept)"]
     assert (modes[sizes[sizes == 1].index] != 0).all()
+
+
+def test_unidentifiable_slope_warns_like_lme4(edge_fits):
+    """A random slope on a subject-level number: lme4 stops off the boundary and its gradient
+    check fails ("Model failed to converge"). Ours warns the same way (ConvergenceWarning),
+    and its criterion is no worse than R's."""
+    case = EDGE["slope_constant_sleep"]
+    fit, caught = edge_fits["slope_constant_sleep"]
+    assert case["isSingular"] is False
+    assert case["warnings"][0].startswith("Model failed to converge")
+    convergence = [w for w in caught if w.category is ConvergenceWarning]
+    assert len(convergence) == 1
+    assert "failed to converge" in str(convergence[0].message)
+    assert fit.reml_criterion <= case["REMLcrit"] + CRITERION_SLACK
+    np.testing.assert_allclose(fit.fixef.to_numpy(), list(case["fixef"].values()), rtol=1e-4)

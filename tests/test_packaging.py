@@ -41,3 +41,11 @@ def test_version_is_exposed() -> None:
 def test_every_public_name_resolves() -> None:
     for name in mlmtools.__all__:
         assert getattr(mlmtools, name) is not None, name
+
+
+def test_functions_are_not_shadowed_by_their_submodules() -> None:
+    import importlib
+
+    for name in ("lmer", "glmer", "anova", "tidy"):
+        importlib.import_module(f"mlmtools.{name}")
+        assert callable(getattr(mlmtools, name)), name

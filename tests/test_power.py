@@ -89,7 +89,7 @@ def test_dask_backend_gives_identical_results() -> None:
     distributed = pytest.importorskip("distributed", reason="dask.distributed is not installed (pip install "
                                       "mlmtools[dask]); the loky test covers the same property")
     one = power_simulation(8, 10, 0.2, 0.5, n_sims=120, seed=3, method="mixed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, host="127.0.0.1",
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, protocol="tcp", host="127.0.0.1",
                                   dashboard_address=None) as cluster, distributed.Client(cluster):
         on_dask = power_simulation(8, 10, 0.2, 0.5, n_sims=120, seed=3, method="mixed", n_jobs=2, backend="dask")
     np.testing.assert_array_equal(one.p_values, on_dask.p_values)

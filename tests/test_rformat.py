@@ -458,3 +458,11 @@ def test_print_residual_quantiles_uses_type7_quantiles():
     assert print_residual_quantiles(residuals).split("\n")[1] == "  -2.0   -0.5    0.5    2.0   10.0 "
     with pytest.raises(ValueError, match="quantiles"):
         print_quantiles([1.0, 2.0])
+
+
+def test_format_pval_groups_1e4_with_fixed_values_as_r_42() -> None:
+    # R 4.2.2: format.pval(c(0.000474, 0.001068, 0.000596, 3.26e-6), digits = 3)
+    assert format_pval([0.000474, 0.001068, 0.000596, 3.26e-6], digits=3) == [
+        "0.000474", "0.001068", "0.000596", "3.26e-06"]
+    # ... but with one digit the 1e-4 decade goes with the small values: format.pval(c(0.0005, 3e-6), digits = 1)
+    assert format_pval([0.0005, 3e-6], digits=1) == ["5e-04", "3e-06"]
