@@ -1,12 +1,14 @@
 # The course's two commands: `make book` builds the HTML book, `make test` runs every test.
 # Both create the virtual environment in .venv from requirements.txt when it is missing or stale.
+# For instructors: `make book-student` builds the book without solutions into _build/student/html, and
+# `make slides` writes one reveal.js deck per chapter into _build/slides (reveal.js from npm when present).
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: book test bench clean venv
+.PHONY: book book-student slides test bench clean venv
 
 venv: $(STAMP)
 
@@ -18,6 +20,12 @@ $(STAMP): requirements.txt pyproject.toml
 
 book: $(STAMP)
 	$(BIN)/jupyter-book build . --path-output . --builder html -W -n --keep-going
+
+book-student: $(STAMP)
+	$(BIN)/python scripts/student_book.py --output _build/student
+
+slides: $(STAMP)
+	$(BIN)/python scripts/make_slides.py --output _build/slides
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

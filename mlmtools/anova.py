@@ -11,13 +11,15 @@
       \\mathrm{Df} = \\mathrm{npar}_k - \\mathrm{npar}_{k-1},\\qquad
       p = P(\\chi^2_{\\mathrm{Df}} > \\chi^2).
 
-* ``anova(fit)``: lmerTest's type III table: for each fixed-effects term the F test of all
-  its coefficients (:func:`mlmtools.satterthwaite.contest_md`) with Satterthwaite's
-  denominator df.
+* ``anova(fit)``: lmerTest's type III table: for each fixed-effects term the F test of its
+  type III contrast (:func:`type3_contrasts`; the term's own coefficients unless the term
+  is contained in a higher-order term) with Satterthwaite's denominator df
+  (:func:`mlmtools.satterthwaite.contest_md`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -26,6 +28,8 @@ import pandas as pd
 from scipy import stats
 
 from mlmtools import rformat
+from mlmtools.formula import FixedSpec
+from mlmtools.lmer_summary import TextReport
 
 if TYPE_CHECKING:
     from mlmtools.lmer import LmerResult
@@ -34,8 +38,8 @@ LRT_COLUMNS = ["npar", "AIC", "BIC", "logLik", "-2*log(L)", "Chisq", "Df", "Pr(>
 F_COLUMNS = ["Sum Sq", "Mean Sq", "NumDF", "DenDF", "F value", "Pr(>F)"]
 
 
-@dataclass
-class AnovaTable:
+@dataclass(repr=False)
+class AnovaTable(TextReport):
     """An ANOVA table with its R-like printed layout.
 
     Attributes
@@ -55,17 +59,6 @@ class AnovaTable:
     def format(self) -> str:
         """The table as R's ``print.anova`` shows it (5 significant digits)."""
         return rformat.print_anova(self.table, digits=5, heading=self.heading)
-
-    def __str__(self) -> str:
-        return self.format()
-
-    def __repr__(self) -> str:
-        return self.format()
-
-    def _repr_html_(self) -> str:
-        import html
-
-        return "<pre>" + html.escape(self.format()) + "</pre>"
 
 
 def _same_data(fits: list[LmerResult]) -> None:
@@ -173,43 +166,131 @@ def term_columns(fit: LmerResult) -> dict[str, list[int]]:
     return result
 
 
-def _contained(spec_terms: list[tuple[str, ...]]) -> dict[int, list[int]]:
-    out = {}
-    for i, term in enumerate(spec_terms):
-        out[i] = [j for j, other in enumerate(spec_terms) if j != i and set(term) < set(other)]
-    return out
+def _is_categorical(fit: LmerResult, variable: str) -> bool:
+    return f"levels:{variable}" in fit._frame.encodings
 
 
-def type3_table(fit: LmerResult, ddf: str = "satterthwaite") -> AnovaTable:
+def containment(fit: LmerResult) -> dict[str, list[str]]:
+    """For each fixed-effects term, the terms that contain it (lmerTest's ``containment``).
+
+    Term :math:`F_2` contains :math:`F_1` when every variable of :math:`F_1` is in
+    :math:`F_2`, :math:`F_2` has more variables, and both involve the same numeric
+    (non-factor) variables; so ``x`` is contained in ``x:grp`` but ``grp`` is not.
+    """
+    spec = fit._frame._parsed().fixed
+    numeric = {term: {v for v in term if not _is_categorical(fit, v)} for term in spec.terms}
+    return {":".join(small): [":".join(big) for big in spec.terms
+                              if set(small) < set(big) and numeric[small] == numeric[big]]
+            for small in spec.terms}
+
+
+def _data_rows(fit: LmerResult) -> pd.DataFrame:
+    """The rows of the fitting data that the model used."""
+    data = getattr(fit, "_data", None)
+    if data is None:
+        raise ValueError("type III contrasts for terms contained in other terms need the data "
+                         "the model was fitted to; fit the model with lmer(formula, data)")
+    rows = fit._frame.row_index
+    if len(data) == len(rows):
+        return data
+    if not data.index.is_unique:
+        raise ValueError("type III contrasts need a data frame with a unique index when rows "
+                         "were dropped for missing values")
+    return data.iloc[data.index.get_indexer(rows)]
+
+
+def _overparameterized_design(fit: LmerResult) -> tuple[np.ndarray, dict[str, slice]]:
+    """lmerTest's ``get_rdX``: the intercept and, for each term, R's ``model.matrix(~ 0 + term)``
+    (all levels of every factor); returns the matrix and each term's columns."""
+    frame = fit._frame
+    parsed = frame._parsed()
+    spec = parsed.fixed
+    data = _data_rows(fit)
+    blocks = [np.ones((frame.n, 1))] if spec.intercept else []
+    positions, start = {}, len(blocks)
+    for term in spec.terms:
+        alone = FixedSpec(intercept=False, terms=(term,), variables=spec.variables)
+        term_frame = dataclasses.replace(frame, parsed=dataclasses.replace(parsed, fixed=alone),
+                                         dropped_columns=())
+        block = term_frame.fixed_matrix(data)
+        blocks.append(block)
+        positions[":".join(term)] = slice(start, start + block.shape[1])
+        start += block.shape[1]
+    return np.column_stack(blocks), positions
+
+
+def type3_contrasts(fit: LmerResult) -> dict[str, np.ndarray]:
+    """lmerTest's type III contrast matrices (``extract_contrasts_type3``), one per term.
+
+    With :math:`X` the model's design (treatment coding) and :math:`\\tilde X` the
+    over-parameterised design of :func:`_overparameterized_design`, the basic contrasts are
+    :math:`L = (X^{+}\\tilde X)^\\top`, rounded as R's ``zapsmall``.  Going from higher- to
+    lower-order terms, the columns of :math:`L` of a term contained in other terms are
+    replaced by their least-squares residuals on the columns of the containing terms.  The
+    rows of :math:`L` for the model's own coefficients are kept; a term's contrast is the
+    transpose of its columns, without zero rows.  Terms contained in no other term get the
+    plain selection of their coefficients.
+    """
+    columns = term_columns(fit)
+    contained_in = containment(fit)
+    p = len(fit._frame.fixed_names)
+    selection = {label: np.eye(p)[cols] for label, cols in columns.items()}
+    if not any(columns[big] for label, bigs in contained_in.items() if columns[label] for big in bigs):
+        return selection
+    X = fit._frame.X
+    design, positions = _overparameterized_design(fit)
+    L = rformat.zapsmall((np.linalg.pinv(X) @ design).T)
+    order = sorted(columns, key=lambda label: label.count(":"), reverse=True)
+    for label in order:
+        bigs = [c for big in contained_in[label] for c in columns[big]]
+        if bigs and columns[label]:
+            basis, target = L[:, bigs], L[:, columns[label]]
+            residual = target - basis @ np.linalg.lstsq(basis, target, rcond=None)[0]
+            L[:, columns[label]] = rformat.zapsmall(residual)
+    L = L[_coefficient_rows(X, design, columns, positions)]
+    contrasts = {}
+    for label, cols in columns.items():
+        Lt = L[:, cols].T
+        contrasts[label] = Lt[np.sum(np.abs(Lt), axis=1) > 1e-8]
+    return contrasts
+
+
+def _coefficient_rows(X: np.ndarray, design: np.ndarray, columns: dict[str, list[int]],
+                      positions: dict[str, slice]) -> list[int]:
+    """For each column of X, the column of the over-parameterised design equal to it (R
+    matches them by name: treatment coding keeps a subset of the level columns)."""
+    rows = []
+    term_of = {j: label for label, cols in columns.items() for j in cols}
+    for j in range(X.shape[1]):
+        block = positions.get(term_of.get(j), slice(0, 1))
+        candidates = range(block.start, block.stop)
+        match = next((c for c in candidates if np.allclose(design[:, c], X[:, j], rtol=0, atol=1e-12)),
+                     None)
+        if match is None:
+            raise ValueError(f"cannot match coefficient column {j} to the over-parameterised design")
+        rows.append(match)
+    return rows
+
+
+def type3_table(fit: LmerResult, ddf: str = "satterthwaite",
+                derivatives: str | None = None) -> AnovaTable:
     """lmerTest's type III ANOVA table (``anova(fit)``).
 
-    For each term, :math:`L` selects the term's coefficients and the F test of
-    :math:`L\\beta = 0` is :func:`mlmtools.satterthwaite.contest_md`:
+    For each term, the F test of :math:`L\\beta = 0` with the term's type III contrast
+    :math:`L` (:func:`type3_contrasts`) is :func:`mlmtools.satterthwaite.contest_md`:
     Sum Sq = F q :math:`\\hat\\sigma^2`, Mean Sq = F :math:`\\hat\\sigma^2`.
-    Terms contained in other terms (main effects under an interaction) need lmerTest's
-    orthogonalised contrasts, which are not implemented; they raise NotImplementedError.
     """
     from mlmtools.satterthwaite import contest_md
 
-    columns = term_columns(fit)
-    spec_terms = list(fit._frame._parsed().fixed.terms)
-    containment = _contained(spec_terms)
-    p = len(fit.fixef)
+    contrasts = type3_contrasts(fit)
     rows = []
-    for i, (label, cols) in enumerate(columns.items()):
-        if not cols:
+    for L in contrasts.values():
+        if not len(L):
             rows.append(pd.DataFrame({c: [np.nan] for c in F_COLUMNS}))
             continue
-        if any(columns[list(columns)[j]] for j in containment[i]):
-            raise NotImplementedError(
-                f"type III test of {label!r}, which is contained in a higher-order term, "
-                "needs lmerTest's orthogonalised contrasts (not implemented); test the "
-                "interaction, or use contest() with your own contrast")
-        L = np.zeros((len(cols), p))
-        L[np.arange(len(cols)), cols] = 1.0
-        rows.append(contest_md(fit, L, ddf=ddf))
+        rows.append(contest_md(fit, L, ddf=ddf, derivatives=derivatives))
     table = pd.concat(rows, ignore_index=True)
-    table.index = list(columns)
+    table.index = list(contrasts)
     table["NumDF"] = table["NumDF"].astype("Int64")
     title = {"satterthwaite": "Satterthwaite's method", "residual": "residual degrees of freedom",
              "none": "normal approximation"}[ddf]
@@ -218,10 +299,12 @@ def type3_table(fit: LmerResult, ddf: str = "satterthwaite") -> AnovaTable:
 
 
 def anova(*fits: LmerResult, names: list[str] | None = None, refit: bool = True,
-          ddf: str = "satterthwaite", **named: LmerResult) -> AnovaTable:
+          ddf: str = "satterthwaite", derivatives: str | None = None,
+          **named: LmerResult) -> AnovaTable:
     """ANOVA for linear mixed models.
 
-    ``anova(fit)`` gives lmerTest's type III F table (:func:`type3_table`);
+    ``anova(fit)`` gives lmerTest's type III F table (:func:`type3_table`; ``derivatives``
+    chooses how Satterthwaite's derivatives are taken, see :mod:`mlmtools.satterthwaite`);
     ``anova(m1, m2, ...)`` or ``anova(m1=m1, m2=m2)`` gives lme4's likelihood-ratio table
     (:func:`compare_models`); keyword names become row labels.
     """
@@ -234,5 +317,5 @@ def anova(*fits: LmerResult, names: list[str] | None = None, refit: bool = True,
     if not models:
         raise ValueError("anova needs at least one fitted model")
     if len(models) == 1:
-        return type3_table(models[0], ddf)
+        return type3_table(models[0], ddf, derivatives)
     return compare_models(*models, names=names, refit=refit)

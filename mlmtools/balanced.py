@@ -1,4 +1,4 @@
-r"""Closed-form REML fits of balanced random-intercept models, many data sets at once.
+r"""REML fits of balanced random-intercept models in closed form, many data sets at once.
 
 The design is the course's cluster-randomized trial: :math:`J` clusters of
 :math:`m` observations each, every predictor constant within a cluster, and the model
@@ -33,9 +33,21 @@ and the Satterthwaite degrees of freedom of every cluster-level contrast are exa
 because every cluster mean has the same variance :math:`\sigma^2_u + \sigma^2_e/m`, and
 :math:`\mathrm{MSB}/m` estimates that variance with :math:`J - p` degrees of freedom.
 
+**What R reports is not quite the closed form.** lme4 finds :math:`\hat\theta =
+\hat\sigma_u/\hat\sigma_e` with a derivative-free optimizer that stops once the REML
+criterion changes by less than 1e-8. Where the criterion is flat the stopping point can
+differ from the exact optimum by 1e-3 (relative), which moves a p-value in the fourth
+digit; and lmerTest takes the Satterthwaite derivatives numerically. By default
+(``optimum="lme4"``) this module therefore runs the same optimizer (NLopt's BOBYQA, lme4's
+settings, lme4's start value) on the closed-form criterion of each data set (a scalar
+function of :math:`\theta`, cheap to evaluate), and evaluates lmerTest's numerical
+derivatives on closed-form expressions, vectorized. ``optimum="exact"`` uses the
+closed-form optimum above instead.
+
 Where :math:`\mathrm{MSB} \le \mathrm{MSW}` REML puts :math:`\hat\sigma_u` on its boundary
-of zero (a singular fit). Those data sets are refitted by the general engine,
-:func:`mlmtools.lmer.lmer`, so the results agree with the general engine for every data set.
+of zero (a singular fit), and within 1e-5 of it lme4 applies boundary rules of its own.
+Those data sets are refitted by the general engine, :func:`mlmtools.lmer.lmer`, so the
+results agree with the general engine for every data set.
 
 Arrays of data sets have shape ``(n_sets, n_clusters * m)`` (or ``(n_sets, n_clusters, m)``),
 observations ordered cluster by cluster, and the computations are vectorized across them.
@@ -46,6 +58,7 @@ from __future__ import annotations
 import math
 import numbers
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -71,6 +84,8 @@ FloatArray = NDArray[np.float64]
 _NUMDERIV_ZERO_TOL = math.sqrt(np.finfo(float).eps / 7e-7)
 # lme4's boundary.tol: optima this close to sigma_u = 0 go to the general engine.
 _BOUNDARY_TOL = 1e-5
+
+_VarparFunction = Callable[[FloatArray, FloatArray], FloatArray]  # f(theta, sigma), vectorized
 
 
 @dataclass(frozen=True)
@@ -115,7 +130,8 @@ class BalancedFit:
         and :math:`\\hat\\sigma^2_e`.
     boundary : numpy.ndarray of bool
         Shape ``(n_sets,)``: data sets with :math:`\\mathrm{MSB} \\le \\mathrm{MSW}`
-        (a singular fit), which were fitted by the general engine.
+        (a singular fit) or an optimum within 1e-5 of it, which were fitted by the
+        general engine.
     """
 
     names: tuple[str, ...]
@@ -130,8 +146,15 @@ class BalancedFit:
     boundary: NDArray[np.bool_]
 
 
-def _cluster_design(x_cluster: ArrayLike) -> tuple[FloatArray, tuple[str, ...]]:
-    """The cluster-level design matrix (intercept prepended) and its column names."""
+def _cluster_design(x_cluster: ArrayLike | int) -> tuple[FloatArray, tuple[str, ...]]:
+    """The cluster-level design matrix (intercept prepended) and its column names.
+
+    An ``int`` is a number of clusters and gives the intercept-only design.
+    """
+    if _is_count(x_cluster):
+        if x_cluster < 2:
+            raise ValueError(f"need at least 2 clusters, got {x_cluster}")
+        return np.ones((int(x_cluster), 1)), ("(Intercept)",)
     if isinstance(x_cluster, pd.Series):
         names = [str(x_cluster.name) if x_cluster.name is not None else "x1"]
     elif isinstance(x_cluster, pd.DataFrame):
@@ -156,9 +179,13 @@ def _cluster_design(x_cluster: ArrayLike) -> tuple[FloatArray, tuple[str, ...]]:
     return design, ("(Intercept)", *names)
 
 
+def _is_count(value: object) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
 def _as_trials(y: ArrayLike, cluster_size: int, n_clusters: int, least_size: int = 1) -> FloatArray:
     """Data sets as an array of shape (n_sets, n_clusters, cluster_size)."""
-    if isinstance(cluster_size, bool) or not isinstance(cluster_size, numbers.Integral) or cluster_size < least_size:
+    if not _is_count(cluster_size) or cluster_size < least_size:
         raise ValueError(f"cluster_size must be an integer of at least {least_size}, got {cluster_size!r}")
     values = np.asarray(y, dtype=np.float64)
     if values.ndim == 3:
@@ -223,9 +250,10 @@ def fit_balanced_ols(y: ArrayLike, cluster_size: int, x_cluster: ArrayLike) -> B
         ordered cluster by cluster.
     cluster_size : int
         Observations per cluster :math:`m`.
-    x_cluster : array_like, pandas Series or DataFrame
+    x_cluster : array_like, pandas Series or DataFrame, or int
         Shape ``(J,)`` or ``(J, k)``: the predictors, one value per cluster; an
         intercept is added. Column names (from pandas) name the coefficients.
+        An ``int`` :math:`J` fits the intercept only.
 
     Returns
     -------
@@ -343,7 +371,8 @@ def _numderiv_steps(x: FloatArray, d: float) -> FloatArray:
     return np.abs(d * x) + 1e-4 * (np.abs(x) < _NUMDERIV_ZERO_TOL)
 
 
-def _numderiv_hessian(func, theta: FloatArray, sigma: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+def _numderiv_hessian(func: _VarparFunction, theta: FloatArray,
+                      sigma: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
     """numDeriv's ``hessian`` (``genD``: d = 0.1, r = 4) of ``func(theta, sigma)``, vectorized.
 
     Returns the three distinct entries :math:`(H_{\\theta\\theta}, H_{\\theta\\sigma}, H_{\\sigma\\sigma})`.
@@ -363,7 +392,7 @@ def _numderiv_hessian(func, theta: FloatArray, sigma: FloatArray) -> tuple[Float
     return theta_theta, cross, sigma_sigma
 
 
-def _numderiv_gradient(func, theta: FloatArray, sigma: FloatArray) -> tuple[FloatArray, FloatArray]:
+def _numderiv_gradient(func: _VarparFunction, theta: FloatArray, sigma: FloatArray) -> tuple[FloatArray, FloatArray]:
     """numDeriv's ``jacobian`` (d = 1e-4, r = 4) of ``func(theta, sigma)``, vectorized."""
     h_theta, h_sigma = _numderiv_steps(theta, 1e-4), _numderiv_steps(sigma, 1e-4)
     by_theta = _richardson([(func(theta + h_theta / 2**k, sigma) - func(theta - h_theta / 2**k, sigma))
@@ -406,9 +435,10 @@ def fit_balanced_random_intercept(y: ArrayLike, cluster_size: int, x_cluster: Ar
         ordered cluster by cluster.
     cluster_size : int
         Observations per cluster :math:`m` (at least 2).
-    x_cluster : array_like, pandas Series or DataFrame
+    x_cluster : array_like, pandas Series or DataFrame, or int
         Shape ``(J,)`` or ``(J, k)``: predictors constant within clusters, one row per
         cluster; an intercept is added. Column names (from pandas) name the coefficients.
+        An ``int`` :math:`J` fits the intercept-only model ``y ~ 1 + (1 | cluster)``.
     optimum : {"lme4", "exact"}, optional
         ``"lme4"``: :math:`\hat\theta` is where lme4's default optimizer (NLopt BOBYQA)
         stops, which is what R and the general engine report (needs the ``nlopt``
@@ -622,4 +652,5 @@ def balanced_type1_pvalues(n_sims: int = 1000, n_clusters: int = 10, cluster_siz
     ols = fit_balanced_ols(trials, cluster_size, treatment)
     mixed = _fit_random_intercept(trials, cluster_size, treatment)
     _warn_boundary(mixed.boundary)
-    return pd.DataFrame({"p_ols": ols.p_value[:, 1], "p_mixed": mixed.p_value[:, 1], "p_mixed_z": mixed.p_value_z[:, 1]})
+    return pd.DataFrame({"p_ols": ols.p_value[:, 1], "p_mixed": mixed.p_value[:, 1],
+                         "p_mixed_z": mixed.p_value_z[:, 1]})

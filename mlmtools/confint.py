@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
+from mlmtools._blas import single_blas_thread, suits_one_thread
 from mlmtools.deviance import deviance, make_problem, solve
 from mlmtools.exceptions import SingularFitWarning
 
@@ -273,5 +274,6 @@ def confint(fit: LmerResult, method: str = "wald", level: float = 0.95) -> pd.Da
     if method == "wald":
         return wald(fit, level)
     if method == "profile":
-        return profile(fit, level)
+        with single_blas_thread(suits_one_thread(fit._problem)):
+            return profile(fit, level)
     raise ValueError(f"method must be 'wald' or 'profile', got {method!r}")

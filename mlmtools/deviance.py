@@ -33,11 +33,17 @@ and ``pwrss`` is the minimum.  The profiled deviances are
 
 Structure exploited
 -------------------
+The response is carried as an extra column of :math:`X` (as MixedModels.jl does): with
+:math:`L R_{ZXy} = \\Lambda^\\top Z^\\top W [X\\ y]`, the Cholesky factor of
+:math:`[X\\ y]^\\top W [X\\ y] - R_{ZXy}^\\top R_{ZXy}` is
+:math:`\\begin{pmatrix} R_X & c_\\beta \\\\ 0 & \\sqrt{\\mathrm{pwrss}} \\end{pmatrix}`, so
+one small Cholesky factorisation gives :math:`R_X`, :math:`\\hat\\beta` and ``pwrss``.
 The first term (the one with most levels) makes the top-left block of
-:math:`\\Lambda^\\top Z^\\top W Z\\Lambda + I` block diagonal, so it is factored level by level
-from per-level cross-products computed once.  Any further terms form a dense block that is
-factored after taking the Schur complement.  One evaluation costs
-:math:`O(\\ell_1 k_1^3 + \\ell_1 k_1 q_2 + q_2^3)` and never touches the :math:`n` rows.
+:math:`\\Lambda^\\top Z^\\top W Z\\Lambda + I` block diagonal, so it is factored level by
+level (closed forms for blocks of size 1 and 2) from per-level cross-products computed
+once.  Any further terms form a dense block that is factored after taking the Schur
+complement.  One evaluation costs :math:`O(\\ell_1 k_1^3 + \\ell_1 k_1 q_2 + q_2^3)` and never
+touches the :math:`n` rows.
 """
 
 from __future__ import annotations
@@ -94,6 +100,14 @@ class TermLayout:
         t[self._lower_positions] = theta[self.theta_slice]
         return t
 
+    def template_basis(self) -> np.ndarray:
+        """:math:`\\partial T / \\partial\\theta_m` for each of the term's parameters,
+        shape ``(n_par, k, k)`` (each a single 1 in the lower triangle)."""
+        rows, cols = self._lower_positions
+        basis = np.zeros((len(rows), self.k, self.k))
+        basis[np.arange(len(rows)), rows, cols] = 1.0
+        return basis
+
     def diagonal_positions(self) -> np.ndarray:
         """Indices (within theta) of the template's diagonal elements."""
         positions = []
@@ -111,7 +125,8 @@ class LmmProblem:
     Built once from a :class:`~mlmtools.modelframe.ModelFrame` by :func:`make_problem`.
     The response is stored after removing the offset and the weighted least-squares fit
     ``X @ beta_shift`` (this keeps ``pwrss`` free of cancellation; the shift is added
-    back to :math:`\\hat\\beta`).
+    back to :math:`\\hat\\beta`), and is appended to :math:`X` as its last column
+    (``XY = [X, y_work]``) in every cross-product.
     """
 
     n: int
@@ -120,24 +135,21 @@ class LmmProblem:
     lower: np.ndarray
     log_det_w: float
     beta_shift: np.ndarray
-    # first term, per level
+    # first term, per level: Z_j'WZ_j and Z_j'W[X y]
     ztz1: np.ndarray
-    ztx1: np.ndarray
-    zty1: np.ndarray
+    ztxy1: np.ndarray
     # remaining terms, dense
     ztz_rest: np.ndarray
     zrt_z1: np.ndarray
-    ztx_rest: np.ndarray
-    zty_rest: np.ndarray
-    # fixed part
-    xtx: np.ndarray
-    xty: np.ndarray
-    yty: float
+    ztxy_rest: np.ndarray
+    # [X y]'W[X y]
+    xytxy: np.ndarray
     # raw pieces for fitted values
     X: np.ndarray
-    Z: sp.csr_matrix
     y_work: np.ndarray
-    sqrt_w: np.ndarray
+    weights: np.ndarray
+    term_codes: tuple[np.ndarray, ...]
+    term_matrices: tuple[np.ndarray, ...]
 
     @property
     def n_theta(self) -> int:
@@ -145,7 +157,26 @@ class LmmProblem:
 
     @property
     def q(self) -> int:
-        return self.Z.shape[1]
+        return self.terms[-1].b_slice.stop
+
+    @property
+    def sqrt_w(self) -> np.ndarray:
+        return np.sqrt(self.weights)
+
+    @cached_property
+    def Z(self) -> sp.csr_matrix:
+        """The random-effects design :math:`Z` (sparse, ``n x q``)."""
+        blocks = [_term_design(codes, raw, t) for codes, raw, t
+                  in zip(self.term_codes, self.term_matrices, self.terms)]
+        return sp.hstack(blocks, format="csr")
+
+    def z_times(self, b: np.ndarray) -> np.ndarray:
+        """:math:`Z b`, term by term, without forming :math:`Z`."""
+        out = np.zeros(self.n)
+        for codes, raw, t in zip(self.term_codes, self.term_matrices, self.terms):
+            effects = b[t.b_slice].reshape(t.n_levels, t.k)
+            out += np.einsum("ij,ij->i", raw, effects[codes])
+        return out
 
 
 @dataclass(frozen=True)
@@ -189,35 +220,34 @@ class PlsSolution:
     REML: bool
 
 
-def _random_design(mf: ModelFrame) -> tuple[tuple[TermLayout, ...], sp.csr_matrix]:
+def _term_design(codes: np.ndarray, raw: np.ndarray, t: TermLayout) -> sp.csr_matrix:
+    n = len(codes)
+    rows = np.repeat(np.arange(n), t.k)
+    cols = (codes[:, None] * t.k + np.arange(t.k)[None, :]).ravel()
+    return sp.csr_matrix((raw.ravel(), (rows, cols)), shape=(n, t.k * t.n_levels))
+
+
+def _layouts(mf: ModelFrame) -> tuple[TermLayout, ...]:
     layouts = []
-    blocks = []
     theta_pos = 0
     b_pos = 0
-    n = len(mf.y)
     for term in mf.terms:
         k = len(term.columns)
         n_levels = len(term.levels)
         n_par = k * (k + 1) // 2
-        layouts.append(
-            TermLayout(
-                group=term.group,
-                columns=tuple(term.columns),
-                levels=tuple(term.levels),
-                k=k,
-                n_levels=n_levels,
-                theta_slice=slice(theta_pos, theta_pos + n_par),
-                b_slice=slice(b_pos, b_pos + k * n_levels),
-            )
-        )
-        codes = np.asarray(term.codes, dtype=int)
-        raw = np.asarray(term.X, dtype=float).reshape(n, k)
-        rows = np.repeat(np.arange(n), k)
-        cols = (codes[:, None] * k + np.arange(k)[None, :]).ravel()
-        blocks.append(sp.csr_matrix((raw.ravel(), (rows, cols)), shape=(n, k * n_levels)))
+        layouts.append(TermLayout(
+            group=term.group, columns=tuple(term.columns), levels=tuple(term.levels), k=k,
+            n_levels=n_levels, theta_slice=slice(theta_pos, theta_pos + n_par),
+            b_slice=slice(b_pos, b_pos + k * n_levels)))
         theta_pos += n_par
         b_pos += k * n_levels
-    return tuple(layouts), sp.hstack(blocks, format="csr")
+    return tuple(layouts)
+
+
+def _level_sums(codes: np.ndarray, values: np.ndarray, n_levels: int) -> np.ndarray:
+    """Sum the rows of ``values`` (n, m) within each level: result (n_levels, m)."""
+    return np.column_stack([np.bincount(codes, weights=values[:, j], minlength=n_levels)
+                            for j in range(values.shape[1])])
 
 
 def make_problem(mf: ModelFrame) -> LmmProblem:
@@ -238,63 +268,46 @@ def make_problem(mf: ModelFrame) -> LmmProblem:
     X = np.asarray(mf.X, dtype=float)
     n, p = X.shape
     w = np.ones(n) if mf.weights is None else np.asarray(mf.weights, dtype=float)
-    offset = np.zeros(n) if mf.offset is None else np.asarray(mf.offset, dtype=float)
-    sqrt_w = np.sqrt(w)
-    y_eff = y - offset
+    y_eff = y if mf.offset is None else y - np.asarray(mf.offset, dtype=float)
     if p:
+        sqrt_w = np.sqrt(w)
         beta_shift = np.linalg.lstsq(X * sqrt_w[:, None], y_eff * sqrt_w, rcond=None)[0]
+        y_work = y_eff - X @ beta_shift
     else:
-        beta_shift = np.zeros(0)
-    y_work = y_eff - X @ beta_shift
+        beta_shift, y_work = np.zeros(0), y_eff
+    XY = np.column_stack([X, y_work])
+    wXY = XY * w[:, None]
 
-    terms, Z = _random_design(mf)
-    lower = np.full(sum(t.theta_slice.stop - t.theta_slice.start for t in terms), -np.inf)
+    terms = _layouts(mf)
+    codes = tuple(np.asarray(term.codes, dtype=int) for term in mf.terms)
+    raws = tuple(np.asarray(term.X, dtype=float).reshape(n, t.k) for term, t in zip(mf.terms, terms))
+    lower = np.full(terms[-1].theta_slice.stop, -np.inf)
     for t in terms:
         lower[t.diagonal_positions()] = 0.0
 
     first = terms[0]
     k1, l1 = first.k, first.n_levels
-    codes1 = np.asarray(mf.terms[0].codes, dtype=int)
-    x1 = np.asarray(mf.terms[0].X, dtype=float).reshape(n, k1)
+    x1 = raws[0]
     wx1 = x1 * w[:, None]
-    ztz1 = np.zeros((l1, k1, k1))
-    np.add.at(ztz1, codes1, wx1[:, :, None] * x1[:, None, :])
-    ztx1 = np.zeros((l1, k1, p))
-    np.add.at(ztx1, codes1, wx1[:, :, None] * X[:, None, :])
-    zty1 = np.zeros((l1, k1))
-    np.add.at(zty1, codes1, wx1 * y_work[:, None])
+    ztz1 = _level_sums(codes[0], (wx1[:, :, None] * x1[:, None, :]).reshape(n, -1), l1)
+    ztxy1 = _level_sums(codes[0], (x1[:, :, None] * wXY[:, None, :]).reshape(n, -1), l1)
 
-    q1 = k1 * l1
-    Z1 = Z[:, :q1]
-    Zr = Z[:, q1:]
-    Wd = sp.diags(w)
-    ztz_rest = np.asarray((Zr.T @ Wd @ Zr).todense())
-    zrt_z1 = np.asarray((Zr.T @ Wd @ Z1).todense()).reshape(Zr.shape[1], l1, k1)
-    ztx_rest = np.asarray(Zr.T @ (X * w[:, None])).reshape(Zr.shape[1], p)
-    zty_rest = np.asarray(Zr.T @ (w * y_work)).ravel()
+    if len(terms) > 1:
+        Z1 = _term_design(codes[0], raws[0], first)
+        Zr = sp.hstack([_term_design(c, r, t) for c, r, t in zip(codes[1:], raws[1:], terms[1:])],
+                       format="csr")
+        WZr = sp.diags(w) @ Zr
+        ztz_rest = (WZr.T @ Zr).toarray()
+        zrt_z1 = (WZr.T @ Z1).toarray().reshape(Zr.shape[1], l1, k1)
+        ztxy_rest = np.asarray(Zr.T @ wXY).reshape(Zr.shape[1], p + 1)
+    else:
+        ztz_rest, zrt_z1, ztxy_rest = np.zeros((0, 0)), np.zeros((0, l1, k1)), np.zeros((0, p + 1))
 
     return LmmProblem(
-        n=n,
-        p=p,
-        terms=terms,
-        lower=lower,
-        log_det_w=float(np.sum(np.log(w))),
-        beta_shift=beta_shift,
-        ztz1=ztz1,
-        ztx1=ztx1,
-        zty1=zty1,
-        ztz_rest=ztz_rest,
-        zrt_z1=zrt_z1,
-        ztx_rest=ztx_rest,
-        zty_rest=zty_rest,
-        xtx=X.T @ (X * w[:, None]),
-        xty=X.T @ (w * y_work),
-        yty=float(np.sum(w * y_work**2)),
-        X=X,
-        Z=Z,
-        y_work=y_work,
-        sqrt_w=sqrt_w,
-    )
+        n=n, p=p, terms=terms, lower=lower, log_det_w=float(np.sum(np.log(w))),
+        beta_shift=beta_shift, ztz1=ztz1.reshape(l1, k1, k1), ztxy1=ztxy1.reshape(l1, k1, p + 1),
+        ztz_rest=ztz_rest, zrt_z1=zrt_z1, ztxy_rest=ztxy_rest, xytxy=XY.T @ wXY, X=X,
+        y_work=y_work, weights=w, term_codes=codes, term_matrices=raws)
 
 
 def start_theta(problem: LmmProblem, mf: ModelFrame) -> np.ndarray:
@@ -312,14 +325,37 @@ def start_theta(problem: LmmProblem, mf: ModelFrame) -> np.ndarray:
     if intercept_only:
         y = np.asarray(mf.y, dtype=float)
         v_groups = []
-        for term in mf.terms:
-            codes = np.asarray(term.codes, dtype=int)
+        for codes in problem.term_codes:
             means = np.bincount(codes, weights=y) / np.bincount(codes)
             v_groups.append(np.var(means[codes], ddof=1))
         v_e = np.var(y, ddof=1) - sum(v_groups)
         if v_e > 0:
             theta = np.sqrt(np.asarray(v_groups) / v_e)
     return theta
+
+
+def block_cholesky_inverse(A: np.ndarray) -> tuple[np.ndarray, float]:
+    """Inverse Cholesky factors of a stack of positive definite blocks.
+
+    For blocks :math:`A_j = L_j L_j^\\top` (shape ``(m, k, k)``) return :math:`L_j^{-1}`
+    and :math:`\\sum_j \\log|A_j|`; blocks of size 1 and 2 use closed forms.
+    """
+    k = A.shape[-1]
+    if k == 1:
+        return 1.0 / np.sqrt(A), float(np.sum(np.log(A)))
+    if k == 2:
+        a, b, c = A[:, 0, 0], A[:, 1, 0], A[:, 1, 1]
+        l11 = np.sqrt(a)
+        l21 = b / l11
+        l22_sq = c - l21 * l21
+        l22 = np.sqrt(l22_sq)
+        inv = np.zeros_like(A)
+        inv[:, 0, 0] = 1.0 / l11
+        inv[:, 1, 1] = 1.0 / l22
+        inv[:, 1, 0] = -l21 / (l11 * l22)
+        return inv, float(np.sum(np.log(a * l22_sq)))
+    L = np.linalg.cholesky(A)
+    return np.linalg.inv(L), 2.0 * float(np.sum(np.log(np.diagonal(L, axis1=1, axis2=2))))
 
 
 def _lambda_t_left(problem: LmmProblem, theta: np.ndarray, M: np.ndarray) -> np.ndarray:
@@ -329,74 +365,66 @@ def _lambda_t_left(problem: LmmProblem, theta: np.ndarray, M: np.ndarray) -> np.
     for t in problem.terms[1:]:
         rows = slice(t.b_slice.start - offset, t.b_slice.stop - offset)
         block = M[rows].reshape(t.n_levels, t.k, -1)
-        out[rows] = np.einsum("ba,lbc->lac", t.template(theta), block).reshape(t.n_levels * t.k, -1)
+        out[rows] = (t.template(theta).T @ block).reshape(t.n_levels * t.k, -1)
     return out
 
 
 @dataclass(frozen=True)
 class _Factor:
-    """Intermediate quantities of the blocked Cholesky factorisation at one theta."""
+    """The blocked Cholesky factorisation at one theta.
 
-    L11: np.ndarray  # (l1, k1, k1) lower triangular blocks
+    ``L11_inv`` (l1, k1, k1) are the inverse diagonal blocks of L for the first term,
+    ``M = L11^{-1} L21^T`` (l1, k1, q2) and ``L22`` (q2, q2) the rest; ``RZXY1`` (l1, k1, p+1)
+    and ``RZXY2`` (q2, p+1) are :math:`R_{ZXy}`; ``R`` is the upper Cholesky factor of
+    :math:`[X\\ y]^\\top W[X\\ y] - R_{ZXy}^\\top R_{ZXy}`.
+    """
+
     L11_inv: np.ndarray
-    M: np.ndarray  # L11^{-1} A12, shape (l1, k1, q2)
-    L22: np.ndarray  # (q2, q2)
-    cu1: np.ndarray
-    cu2: np.ndarray
-    RZX1: np.ndarray  # (l1, k1, p)
-    RZX2: np.ndarray  # (q2, p)
+    M: np.ndarray
+    L22: np.ndarray
+    RZXY1: np.ndarray
+    RZXY2: np.ndarray
+    R: np.ndarray
     ldL2: float
+
+    @property
+    def pwrss(self) -> float:
+        return float(self.R[-1, -1] ** 2)
+
+    @property
+    def RX(self) -> np.ndarray:
+        return self.R[:-1, :-1]
+
+    @property
+    def ldRX2(self) -> float:
+        return 2.0 * float(np.sum(np.log(np.abs(np.diag(self.R)[:-1]))))
 
 
 def _factor(problem: LmmProblem, theta: np.ndarray) -> _Factor:
-    first = problem.terms[0]
-    T1 = first.template(theta)
-    A11 = np.einsum("ba,lbc,cd->lad", T1, problem.ztz1, T1) + np.eye(first.k)
-    L11 = np.linalg.cholesky(A11)
-    L11_inv = np.linalg.inv(L11)
-    cu1 = np.einsum("lab,cb,lc->la", L11_inv, T1, problem.zty1)
-    RZX1 = np.einsum("lab,cb,lcp->lap", L11_inv, T1, problem.ztx1)
-    ldL2 = 2.0 * float(np.sum(np.log(np.diagonal(L11, axis1=1, axis2=2))))
+    T1 = problem.terms[0].template(theta)
+    A11 = T1.T @ problem.ztz1 @ T1
+    A11 += np.eye(len(T1))
+    L11_inv, ldL2 = block_cholesky_inverse(A11)
+    RZXY1 = (L11_inv @ T1.T) @ problem.ztxy1
+    flat = RZXY1.reshape(-1, RZXY1.shape[-1])
+    S = problem.xytxy - flat.T @ flat
     q2 = problem.ztz_rest.shape[0]
     if q2 == 0:
-        empty = np.zeros((0, 0))
-        return _Factor(L11, L11_inv, np.zeros((first.n_levels, first.k, 0)), empty,
-                       cu1, np.zeros(0), RZX1, np.zeros((0, problem.p)), ldL2)
-    # A21 = Lambda_r' Zr'WZ1 Lambda_1, shape (q2, l1, k1)
-    A21 = np.einsum("rlc,cd->rld", problem.zrt_z1, T1)
-    A21 = _lambda_t_left(problem, theta, A21.reshape(q2, -1)).reshape(q2, first.n_levels, first.k)
-    M = np.einsum("lab,rlb->lar", L11_inv, A21)
-    A22 = _lambda_t_left(problem, theta, problem.ztz_rest)
-    A22 = _lambda_t_left(problem, theta, A22.T.copy()).T + np.eye(q2)
-    S = A22 - np.einsum("lar,las->rs", M, M)
-    L22 = np.linalg.cholesky(S)
-    rhs_y = _lambda_t_left(problem, theta, problem.zty_rest[:, None])[:, 0]
-    rhs_x = _lambda_t_left(problem, theta, problem.ztx_rest)
-    cu2 = _forward(L22, rhs_y - np.einsum("lar,la->r", M, cu1))
-    RZX2 = _forward(L22, rhs_x - np.einsum("lar,lap->rp", M, RZX1))
-    ldL2 += 2.0 * float(np.sum(np.log(np.diag(L22))))
-    return _Factor(L11, L11_inv, M, L22, cu1, cu2, RZX1, RZX2, ldL2)
-
-
-def _forward(L: np.ndarray, B: np.ndarray) -> np.ndarray:
-    return solve_triangular(L, B, lower=True, check_finite=False)
-
-
-def _fixed_part(problem: LmmProblem, f: _Factor) -> tuple[np.ndarray, np.ndarray, float, float]:
-    """Return (R_X, beta_work, pwrss, ldRX2)."""
-    p = problem.p
-    cu_sq = float(np.sum(f.cu1**2) + np.sum(f.cu2**2))
-    if p == 0:
-        return np.zeros((0, 0)), np.zeros(0), problem.yty - cu_sq, 0.0
-    rzx1 = f.RZX1.reshape(-1, p)
-    XtVX = problem.xtx - rzx1.T @ rzx1 - f.RZX2.T @ f.RZX2
-    RX = np.linalg.cholesky(XtVX).T
-    rhs = problem.xty - rzx1.T @ f.cu1.ravel() - f.RZX2.T @ f.cu2
-    c_beta = solve_triangular(RX, rhs, trans="T", lower=False, check_finite=False)
-    beta = solve_triangular(RX, c_beta, lower=False, check_finite=False)
-    pwrss = problem.yty - cu_sq - float(c_beta @ c_beta)
-    ldRX2 = 2.0 * float(np.sum(np.log(np.abs(np.diag(RX)))))
-    return RX, beta, pwrss, ldRX2
+        M, L22, RZXY2 = np.zeros((len(L11_inv), len(T1), 0)), np.zeros((0, 0)), np.zeros((0, S.shape[0]))
+    else:
+        A21 = problem.zrt_z1 @ T1  # (q2, l1, k1)
+        A21 = _lambda_t_left(problem, theta, A21.reshape(q2, -1)).reshape(A21.shape)
+        M = np.einsum("lab,rlb->lar", L11_inv, A21)
+        A22 = _lambda_t_left(problem, theta, problem.ztz_rest)
+        A22 = _lambda_t_left(problem, theta, A22.T.copy()).T + np.eye(q2)
+        flat_m = M.reshape(-1, q2)
+        L22 = np.linalg.cholesky(A22 - flat_m.T @ flat_m)
+        rhs = _lambda_t_left(problem, theta, problem.ztxy_rest) - flat_m.T @ flat
+        RZXY2 = solve_triangular(L22, rhs, lower=True, check_finite=False)
+        ldL2 += 2.0 * float(np.sum(np.log(np.diag(L22))))
+        S -= RZXY2.T @ RZXY2
+    R = np.linalg.cholesky(S).T
+    return _Factor(L11_inv, M, L22, RZXY1, RZXY2, R, ldL2)
 
 
 def criterion(n: int, p: int, ldL2: float, ldRX2: float, log_det_w: float,
@@ -430,15 +458,15 @@ def deviance(problem: LmmProblem, theta: np.ndarray, reml: bool) -> float:
     float
         The criterion; ``inf`` if the penalized system cannot be factored.
     """
-    theta = np.asarray(theta, dtype=float)
     try:
-        f = _factor(problem, theta)
-        _, _, pwrss, ldRX2 = _fixed_part(problem, f)
+        f = _factor(problem, np.asarray(theta, dtype=float))
     except np.linalg.LinAlgError:
         return float("inf")
+    pwrss = f.pwrss
     if not pwrss > 0:
         return float("inf")
-    return criterion(problem.n, problem.p, f.ldL2, ldRX2, problem.log_det_w, pwrss, reml)
+    return criterion(problem.n, problem.p, f.ldL2, f.ldRX2 if reml else 0.0, problem.log_det_w,
+                     pwrss, reml)
 
 
 def solve(problem: LmmProblem, theta: np.ndarray, reml: bool) -> PlsSolution:
@@ -451,29 +479,30 @@ def solve(problem: LmmProblem, theta: np.ndarray, reml: bool) -> PlsSolution:
     """
     theta = np.asarray(theta, dtype=float)
     f = _factor(problem, theta)
-    RX, beta_work, pwrss, ldRX2 = _fixed_part(problem, f)
     p = problem.p
-    # back substitution for u: L' u = cu - RZX beta
-    v2 = f.cu2 - f.RZX2 @ beta_work if p else f.cu2.copy()
+    RX = f.RX
+    beta_work = solve_triangular(RX, f.R[:p, p], lower=False, check_finite=False)
+    coefficients = np.append(-beta_work, 1.0)  # R_ZXy @ (-beta, 1) = cu - R_ZX beta
+    # back substitution for u: L' u = cu - R_ZX beta
+    v2 = f.RZXY2 @ coefficients
     u2 = solve_triangular(f.L22, v2, trans="T", lower=True, check_finite=False) if len(v2) else v2
-    v1 = f.cu1 - (np.einsum("lap,p->la", f.RZX1, beta_work) if p else 0.0)
-    v1 = v1 - np.einsum("lar,r->la", f.M, u2)
+    v1 = f.RZXY1 @ coefficients - f.M @ u2
     u1 = np.einsum("lba,lb->la", f.L11_inv, v1)
     u = np.concatenate([u1.ravel(), u2])
-    b = lambda_times(problem, theta, u)
+    pwrss = f.pwrss
+    ldRX2 = f.ldRX2
     m = problem.n - p if reml else problem.n
-    dev = criterion(problem.n, p, f.ldL2, ldRX2, problem.log_det_w, pwrss, reml)
     return PlsSolution(
         theta=theta.copy(),
         beta=beta_work + problem.beta_shift,
         u=u,
-        b=b,
+        b=lambda_times(problem, theta, u),
         pwrss=pwrss,
         ldL2=f.ldL2,
         ldRX2=ldRX2,
         RX=RX,
         sigma=float(np.sqrt(pwrss / m)),
-        deviance=dev,
+        deviance=criterion(problem.n, p, f.ldL2, ldRX2, problem.log_det_w, pwrss, reml),
         REML=reml,
     )
 

@@ -490,7 +490,8 @@ class _Parser:
 
 
 def _is_positive_integer(node: Node) -> bool:
-    return isinstance(node, Num) and node.value >= 1 and node.value == int(node.value)
+    return (isinstance(node, Num) and math.isfinite(node.value) and node.value >= 1
+            and node.value == int(node.value))
 
 
 # ---------------------------------------------------------------------------------------
@@ -671,7 +672,10 @@ class _TermExpander:
         base = self._terms(node.left)
         result = list(base)
         for _ in range(int(node.right.value) - 1):
-            result = _unique(result + _interact(result, base))
+            expanded = _unique(result + _interact(result, base))
+            if expanded == result:  # every interaction is already there: higher powers add nothing
+                break
+            result = expanded
         return result
 
 
@@ -821,6 +825,14 @@ def parse_formula(text: str) -> ParsedFormula:
     """
     if not isinstance(text, str):
         raise TypeError(f"formula must be a string, got {type(text).__name__}")
+    try:
+        return _parse_and_expand(text)
+    except RecursionError:
+        raise FormulaError(f"formula is too deeply nested or too long to parse "
+                           f"({len(text)} characters)") from None
+
+
+def _parse_and_expand(text: str) -> ParsedFormula:
     response, rhs = _Parser(text).parse()
     if response is not None:
         _check_response(response, text)

@@ -21,8 +21,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mlmtools._blas import single_blas_thread, suits_one_thread
 from mlmtools.deviance import (
     LmmProblem,
+    TermLayout,
     PlsSolution,
     conditional_variances,
     criterion,
@@ -34,6 +36,7 @@ from mlmtools.deviance import (
 from mlmtools.exceptions import ConvergenceWarning, SingularFitWarning
 from mlmtools.modelframe import ModelFrame
 from mlmtools.optimizer import OptSummary, gradient_check, optimize_theta
+from mlmtools.varpar_derivatives import analytic_available, profiled_derivatives
 
 SINGULAR_TOL = 1e-4
 DDF_METHODS = ("satterthwaite", "residual", "none")
@@ -212,6 +215,22 @@ class MixedModelResult:
             out[group] = table
         return out
 
+    def _random_part(self, newdata: pd.DataFrame, allow_new_levels: bool) -> np.ndarray:
+        """:math:`Z_{new}\\hat b`, with unseen levels contributing 0 when allowed."""
+        total = np.zeros(len(newdata))
+        matrices = self._frame.random_matrices(newdata)
+        for t, (codes, Xi) in zip(self._problem.terms, matrices):
+            unseen = codes < 0
+            if unseen.any() and not allow_new_levels:
+                raise ValueError(
+                    f"newdata has levels of {t.group!r} not seen when fitting (rows "
+                    f"{list(newdata.index[unseen][:5])}); pass allow_new_levels=True to predict "
+                    "them at the population level")
+            effects = self._b[t.b_slice].reshape(t.n_levels, t.k)
+            contribution = np.einsum("ij,ij->i", Xi, effects[np.where(unseen, 0, codes)])
+            total += np.where(unseen, 0.0, contribution)
+        return total
+
     def _tidy(self, **kwargs: Any) -> pd.DataFrame:
         raise NotImplementedError
 
@@ -226,9 +245,11 @@ class LmerResult(MixedModelResult):
     def __init__(self, frame: ModelFrame, problem: LmmProblem, optinfo: OptSummary,
                  data_name: str = "data"):
         self._solution: PlsSolution = solve(problem, optinfo.final, optinfo.REML)
+        self._vcov: np.ndarray | None = None
         super().__init__(frame, problem, optinfo, self._solution.beta, self._solution.b,
                          data_name)
-        self._satterthwaite = None
+        self._satterthwaite: dict[str, Any] = {}
+        self._data: pd.DataFrame | None = None  # kept by reference for type III contrasts
         self.weights_label: str | None = None
         self.offset_label: str | None = None
 
@@ -278,17 +299,32 @@ class LmerResult(MixedModelResult):
         return self.nobs - self.npar
 
     # -- fixed effects -----------------------------------------------------------------
-    def _unscaled_vcov(self) -> np.ndarray:
-        RX = self._solution.RX
-        RX_inv = np.linalg.inv(RX)
-        return RX_inv @ RX_inv.T
+    def _vcov_array(self) -> np.ndarray:
+        """:math:`\\hat\\sigma^2 (R_X^\\top R_X)^{-1}` as an array (computed once)."""
+        if self._vcov is None:
+            RX_inv = np.linalg.inv(self._solution.RX)
+            self._vcov = self.sigma**2 * RX_inv @ RX_inv.T
+        return self._vcov
 
     def vcov(self) -> pd.DataFrame:
         """Covariance of :math:`\\hat\\beta`: :math:`\\hat\\sigma^2 (R_X^\\top R_X)^{-1}`."""
         names = list(self._frame.fixed_names)
-        return pd.DataFrame(self.sigma**2 * self._unscaled_vcov(), index=names, columns=names)
+        return pd.DataFrame(self._vcov_array().copy(), index=names, columns=names)
 
     # -- variance components -----------------------------------------------------------
+    def _term_covariances(self) -> list[tuple[str, TermLayout, np.ndarray, np.ndarray]]:
+        """Per term: its printed label, layout, covariance :math:`\\hat\\sigma^2 TT^\\top` and
+        correlation matrix (NaN where a standard deviation is 0)."""
+        out = []
+        for label, t in zip(self._group_labels, self._problem.terms):
+            T = t.template(self.theta)
+            cov = self.sigma**2 * T @ T.T
+            sd = np.sqrt(np.diag(cov))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                corr = np.where(np.outer(sd, sd) > 0, cov / np.outer(sd, sd), np.nan)
+            out.append((label, t, cov, corr))
+        return out
+
     def varcorr(self) -> pd.DataFrame:
         """Variance components as R's ``as.data.frame(VarCorr(m))``.
 
@@ -298,20 +334,18 @@ class LmerResult(MixedModelResult):
         ``var2`` is None where R has NA.
         """
         rows = []
-        theta = self.theta
-        for label, t in zip(self._group_labels, self._problem.terms):
-            T = t.template(theta)
-            cov = self.sigma**2 * T @ T.T
+        for label, t, cov, corr in self._term_covariances():
             sd = np.sqrt(np.diag(cov))
             for a in range(t.k):
                 rows.append((label, t.columns[a], None, cov[a, a], sd[a]))
             for a in range(t.k):
                 for c in range(a + 1, t.k):
-                    corr = cov[c, a] / (sd[a] * sd[c]) if sd[a] * sd[c] > 0 else np.nan
-                    rows.append((label, t.columns[a], t.columns[c], cov[c, a], corr))
+                    rows.append((label, t.columns[a], t.columns[c], cov[c, a], corr[c, a]))
         rows.append(("Residual", None, None, self.sigma**2, self.sigma))
-        return pd.DataFrame(rows, columns=["grp", "var1", "var2", "vcov", "sdcor"]).astype(
-            {"grp": object, "var1": object, "var2": object})
+        grp, var1, var2, vcov, sdcor = zip(*rows)
+        return pd.DataFrame({"grp": pd.Series(grp, dtype=object), "var1": pd.Series(var1, dtype=object),
+                             "var2": pd.Series(var2, dtype=object), "vcov": np.array(vcov, dtype=float),
+                             "sdcor": np.array(sdcor, dtype=float)})
 
     def _conditional_variances(self) -> list[np.ndarray]:
         return conditional_variances(self._problem, self.theta, self.sigma)
@@ -321,7 +355,7 @@ class LmerResult(MixedModelResult):
         frame = self._frame
         eta = frame.X @ self._beta
         if include_random:
-            eta = eta + self._problem.Z @ self._b
+            eta = eta + self._problem.z_times(self._b)
         if frame.offset is not None:
             eta = eta + frame.offset
         return eta
@@ -378,42 +412,34 @@ class LmerResult(MixedModelResult):
             eta = eta + self._random_part(newdata, allow_new_levels)
         return pd.Series(eta, index=newdata.index, name="predicted")
 
-    def _random_part(self, newdata: pd.DataFrame, allow_new_levels: bool) -> np.ndarray:
-        """:math:`Z_{new}\\hat b`, with unseen levels contributing 0 when allowed."""
-        total = np.zeros(len(newdata))
-        matrices = self._frame.random_matrices(newdata)
-        for t, (codes, Xi) in zip(self._problem.terms, matrices):
-            unseen = codes < 0
-            if unseen.any() and not allow_new_levels:
-                raise ValueError(
-                    f"newdata has levels of {t.group!r} not seen when fitting (rows "
-                    f"{list(newdata.index[unseen][:5])}); pass allow_new_levels=True to predict "
-                    "them at the population level")
-            effects = self._b[t.b_slice].reshape(t.n_levels, t.k)
-            contribution = np.einsum("ij,ij->i", Xi, effects[np.where(unseen, 0, codes)])
-            total += np.where(unseen, 0.0, contribution)
-        return total
-
     # -- inference ---------------------------------------------------------------------
-    def satterthwaite(self):
-        """The quantities lmerTest stores at fit time (computed once, then cached)."""
-        if self._satterthwaite is None:
-            from mlmtools.satterthwaite import varpar_information
+    def satterthwaite(self, derivatives: str | None = None):
+        """The quantities lmerTest stores at fit time (computed once per ``derivatives``
+        choice, then cached; see :mod:`mlmtools.satterthwaite`)."""
+        from mlmtools.satterthwaite import check_derivatives, varpar_information
 
-            self._satterthwaite = varpar_information(self)
-        return self._satterthwaite
+        derivatives = check_derivatives(derivatives)
+        if derivatives not in self._satterthwaite:
+            with single_blas_thread(suits_one_thread(self._problem)):
+                self._satterthwaite[derivatives] = varpar_information(self, derivatives)
+        return self._satterthwaite[derivatives]
 
-    def coef_table(self, ddf: str = "satterthwaite") -> pd.DataFrame:
-        """Fixed-effects table: Estimate, Std. Error, [df], t value / z value, p-value."""
+    def coef_table(self, ddf: str = "satterthwaite", derivatives: str | None = None) -> pd.DataFrame:
+        """Fixed-effects table: Estimate, Std. Error, [df], t value / z value, p-value.
+
+        ``derivatives`` (``"analytic"`` or ``"numerical"``) chooses how Satterthwaite's
+        derivatives are taken (:mod:`mlmtools.satterthwaite`).
+        """
         from mlmtools.satterthwaite import coefficient_table
 
-        return coefficient_table(self, check_ddf(ddf))
+        return coefficient_table(self, check_ddf(ddf), derivatives)
 
-    def summary(self, ddf: str = "satterthwaite"):
-        """lmerTest's summary (a :class:`~mlmtools.lmer_summary.LmerSummary`)."""
+    def summary(self, ddf: str = "satterthwaite", derivatives: str | None = None):
+        """lmerTest's summary (a :class:`~mlmtools.lmer_summary.LmerSummary`); see
+        :meth:`coef_table` for ``derivatives``."""
         from mlmtools.lmer_summary import LmerSummary
 
-        return LmerSummary.from_fit(self, check_ddf(ddf))
+        return LmerSummary.from_fit(self, check_ddf(ddf), derivatives)
 
     def confint(self, method: str = "wald", level: float = 0.95, **kwargs: Any) -> pd.DataFrame:
         """Confidence intervals (see :func:`mlmtools.confint.confint`)."""
@@ -431,8 +457,10 @@ class LmerResult(MixedModelResult):
         ``refitML``); returns self for an ML fit."""
         if not self.REML:
             return self
-        return fit_frame(self._frame, REML=False, data_name=self.data_name,
-                         start=self.theta, optimizer=self.optinfo.optimizer)
+        refit = fit_frame(self._frame, REML=False, data_name=self.data_name,
+                          start=self.theta, optimizer=self.optinfo.optimizer)
+        refit._data = self._data
+        return refit
 
     def __repr__(self) -> str:
         return str(self.summary())
@@ -455,12 +483,17 @@ def fit_frame(frame: ModelFrame, REML: bool = True, *, data_name: str = "data",
     def objective(theta: np.ndarray) -> float:
         return deviance(problem, theta, REML)
 
-    summary = optimize_theta(objective, theta0, problem.lower, REML=REML, optimizer=optimizer)
-    message = gradient_check(objective, summary)
+    exact = None
+    if analytic_available(problem):
+        def exact(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            return profiled_derivatives(problem, solve(problem, theta, REML))
+    with single_blas_thread(suits_one_thread(problem)):
+        summary = optimize_theta(objective, theta0, problem.lower, REML=REML, optimizer=optimizer)
+        fit = LmerResult(frame, problem, summary, data_name=data_name)
+        message = gradient_check(objective, summary, derivatives=exact)
     if message is not None:
         summary.messages.append(message)
         summary.converged = False
-    fit = LmerResult(frame, problem, summary, data_name=data_name)
     if not summary.converged:
         warnings.warn("the optimizer did not converge: " + "; ".join(summary.messages),
                       ConvergenceWarning, stacklevel=stacklevel + 1)
@@ -518,6 +551,7 @@ def lmer(formula: str, data: pd.DataFrame, REML: bool = True, weights: Any = Non
     frame = build_model(formula, data, weights=weights, offset=offset, stacklevel=3)
     fit = fit_frame(frame, bool(REML), data_name=data_name, start=start, optimizer=optimizer,
                     stacklevel=2)
+    fit._data = data
     fit.weights_label = weights if isinstance(weights, str) else None
     fit.offset_label = offset if isinstance(offset, str) else None
     return fit

@@ -25,8 +25,25 @@ CORRELATION_MAX = 12  # lme4's options(lme4.summary.cor.max = 12)
 CLASS_NAME = "lmerModLmerTest"
 
 
-@dataclass
-class LmerSummary:
+class TextReport:
+    """A result shown as the text of its ``format()``: printed, in the REPL and in
+    notebooks (as preformatted HTML)."""
+
+    def format(self) -> str:
+        raise NotImplementedError
+
+    def __str__(self) -> str:
+        return self.format()
+
+    def __repr__(self) -> str:
+        return self.format()
+
+    def _repr_html_(self) -> str:
+        return "<pre>" + html.escape(self.format()) + "</pre>"
+
+
+@dataclass(repr=False)
+class LmerSummary(TextReport):
     """Everything ``summary(fit)`` shows, as data.
 
     Attributes
@@ -74,12 +91,14 @@ class LmerSummary:
     optimizer: str = "nloptwrap"
 
     @classmethod
-    def from_fit(cls, fit: LmerResult, ddf: str = "satterthwaite") -> LmerSummary:
-        """Compute the summary tables of a fit."""
+    def from_fit(cls, fit: LmerResult, ddf: str = "satterthwaite",
+                 derivatives: str | None = None) -> LmerSummary:
+        """Compute the summary tables of a fit (``derivatives``: how Satterthwaite's
+        derivatives are taken, see :mod:`mlmtools.satterthwaite`)."""
         from mlmtools.lmer import check_ddf
 
         ddf = check_ddf(ddf)
-        vcov = fit.vcov().to_numpy()
+        vcov = fit._vcov_array()
         sd = np.sqrt(np.diag(vcov))
         names = list(fit.fixef.index)
         correlation = pd.DataFrame(vcov / np.outer(sd, sd), index=names, columns=names)
@@ -110,7 +129,7 @@ class LmerSummary:
             term_columns=[(label, t.columns) for label, t in zip(fit._group_labels, fit._problem.terms)],
             ngroups=fit.ngroups,
             nobs=fit.nobs,
-            coefficients=fit.coef_table(ddf),
+            coefficients=fit.coef_table(ddf, derivatives),
             correlation=correlation,
             messages=messages,
             optimizer=fit.optinfo.optimizer,
@@ -135,15 +154,6 @@ class LmerSummary:
             blocks.append(f"optimizer ({self.optimizer}) convergence code: 0 (OK) \n"
                           + "\n".join(self.messages))
         return "\n".join(blocks)
-
-    def __str__(self) -> str:
-        return self.format()
-
-    def __repr__(self) -> str:
-        return self.format()
-
-    def _repr_html_(self) -> str:
-        return "<pre>" + html.escape(self.format()) + "</pre>"
 
 
 def cat_fill(items: list[str], width: int = rformat.PRINT_WIDTH) -> str:
@@ -217,26 +227,20 @@ def _format_criterion(REML: bool, reml_criterion: float, likelihood: pd.Series) 
 def _format_random_effects(varcorr: pd.DataFrame, term_columns: list[tuple[str, tuple[str, ...]]],
                            digits: int) -> str:
     """lme4's ``formatVC``: Groups, Name, Variance, Std.Dev. and the correlations."""
+    sdcor = varcorr["sdcor"].to_numpy(dtype=float)
     sds, groups, names, corr_blocks = [], [], [], []
     position = 0
     for label, columns in term_columns:
         k = len(columns)
-        rows = varcorr.iloc[position:position + k]
-        sds.extend(rows["sdcor"].to_numpy(dtype=float))
+        sds.extend(sdcor[position:position + k])
         groups.extend([label] + [""] * (k - 1))
         names.extend(columns)
-        corr = np.eye(k)
-        covariances = varcorr.iloc[position + k:position + k * (k + 1) // 2]["sdcor"].to_numpy(dtype=float)
-        index = 0
-        for a in range(k):
-            for c in range(a + 1, k):
-                corr[c, a] = corr[a, c] = covariances[index]
-                index += 1
-        corr_blocks.append(corr)
+        upper = np.zeros((k, k))
+        upper[np.triu_indices(k, 1)] = sdcor[position + k:position + k * (k + 1) // 2]
+        corr_blocks.append(np.eye(k) + upper + upper.T)
         position += k * (k + 1) // 2
-    residual = varcorr.iloc[position:]
-    if len(residual):
-        sds.append(float(residual["sdcor"].iloc[0]))
+    if position < len(sdcor):
+        sds.append(float(sdcor[position]))
         groups.append("Residual")
         names.append("")
     sds_arr = np.asarray(sds)

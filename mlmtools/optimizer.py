@@ -214,25 +214,10 @@ def optimize_theta(
     )
 
 
-def gradient_check(objective: Callable[[np.ndarray], float], summary: OptSummary,
-                   tol: float = 2e-3, delta: float = 1e-4) -> str | None:
-    """lme4's ``check.conv.grad``: the scaled gradient at the optimum must be small.
-
-    The gradient :math:`g` and Hessian :math:`H` of the objective are taken by central
-    differences with step ``delta`` over the parameters not on their bound; the check
-    uses :math:`\\max_i |(R^{-1} g)_i|` with :math:`R^\\top R = H` when :math:`H` is positive definite and
-    :math:`\\max_i |g_i|` otherwise.
-
-    Returns
-    -------
-    str or None
-        A message if the check fails, else None.
-    """
-    x = summary.final
-    free = np.flatnonzero(x != summary.lower)
-    if free.size == 0:
-        return None
-    f0 = summary.fmin
+def _central_differences(objective: Callable[[np.ndarray], float], x: np.ndarray, f0: float,
+                         free: np.ndarray, delta: float) -> tuple[np.ndarray, np.ndarray]:
+    """Gradient and Hessian over the ``free`` coordinates by central differences (lme4's
+    ``deriv12``)."""
     k = free.size
     grad = np.empty(k)
     hess = np.empty((k, k))
@@ -249,6 +234,35 @@ def gradient_check(objective: Callable[[np.ndarray], float], summary: OptSummary
                 objective(x + e_i + e_j) - objective(x + e_i - e_j)
                 - objective(x - e_i + e_j) + objective(x - e_i - e_j)
             ) / (4 * delta**2)
+    return grad, hess
+
+
+def gradient_check(objective: Callable[[np.ndarray], float], summary: OptSummary,
+                   tol: float = 2e-3, delta: float = 1e-4,
+                   derivatives: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None
+                   ) -> str | None:
+    """lme4's ``check.conv.grad``: the scaled gradient at the optimum must be small.
+
+    The gradient :math:`g` and Hessian :math:`H` of the objective over the parameters not
+    on their bound come from ``derivatives(theta)`` (exact ones, over all parameters) when
+    given, else from central differences with step ``delta`` as lme4 takes them; the
+    check uses :math:`\\max_i |(R^{-1} g)_i|` with :math:`R^\\top R = H` when :math:`H` is
+    positive definite and :math:`\\max_i |g_i|` otherwise.
+
+    Returns
+    -------
+    str or None
+        A message if the check fails, else None.
+    """
+    x = summary.final
+    free = np.flatnonzero(x != summary.lower)
+    if free.size == 0:
+        return None
+    if derivatives is None:
+        grad, hess = _central_differences(objective, x, summary.fmin, free, delta)
+    else:
+        grad, hess = derivatives(x)
+        grad, hess = grad[free], hess[np.ix_(free, free)]
     try:
         upper = np.linalg.cholesky(hess).T
         size = float(np.max(np.abs(np.linalg.solve(upper, grad))))

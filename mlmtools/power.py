@@ -24,9 +24,8 @@ from __future__ import annotations
 import itertools
 import math
 import numbers
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
@@ -35,7 +34,7 @@ from scipy import stats
 
 from mlmtools.design import design_effect
 
-__all__ = ["PowerResult", "power_analytic", "power_simulation", "power_curve", "METHODS", "BACKENDS"]
+__all__ = ["PowerResult", "PowerSettings", "power_analytic", "power_simulation", "power_curve", "METHODS", "BACKENDS"]
 
 METHODS = ("mixed", "ols", "gee")
 """Analyses :func:`power_simulation` can simulate."""
@@ -45,6 +44,28 @@ BACKENDS = ("loky", "dask")
 _CHUNK_SIZE = {"mixed": 50, "ols": 200, "gee": 10}  # replicates per task; fixed, so results never depend on n_jobs
 
 SeedArgument = int | None | np.random.SeedSequence
+
+
+@dataclass(frozen=True)
+class PowerSettings:
+    """The design a power was computed for.
+
+    Attributes
+    ----------
+    n_clusters, cluster_size : int
+        :math:`J` and :math:`m`.
+    icc, effect_size, alpha : float
+        :math:`\\rho`, :math:`\\delta` and the two-sided level.
+    seed_entropy : int
+        Entropy of the root ``SeedSequence``; pass it as ``seed`` to repeat the run.
+    """
+
+    n_clusters: int
+    cluster_size: int
+    icc: float
+    effect_size: float
+    alpha: float
+    seed_entropy: int
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -61,10 +82,8 @@ class PowerResult:
         Rejections and replicates.
     method : str
         The analysis: ``"mixed"``, ``"ols"`` or ``"gee"``.
-    settings : Mapping
-        The design (``n_clusters``, ``cluster_size``, ``icc``, ``effect_size``, ``alpha``)
-        and ``seed_entropy``, the entropy of the root ``SeedSequence`` (pass it as ``seed``
-        to repeat the run).
+    settings : PowerSettings
+        The design and the seed (``settings.seed_entropy`` repeats the run).
     p_values : numpy.ndarray
         The ``n_sims`` p-values, in replicate order (read-only).
     n_singular : int
@@ -77,7 +96,7 @@ class PowerResult:
     n_rejected: int
     n_sims: int
     method: str
-    settings: Mapping[str, object]
+    settings: PowerSettings
     p_values: NDArray[np.float64]
     n_singular: int = 0
 
@@ -85,8 +104,8 @@ class PowerResult:
         s = self.settings
         return (
             f"PowerResult(power={self.power:.3f}, 95% CI [{self.conf_low:.3f}, {self.conf_high:.3f}] (Wilson), "
-            f"n_sims={self.n_sims}, method={self.method!r}; design: {s['n_clusters']} clusters x "
-            f"{s['cluster_size']}, icc={s['icc']:g}, effect_size={s['effect_size']:g}, alpha={s['alpha']:g})"
+            f"n_sims={self.n_sims}, method={self.method!r}; design: {s.n_clusters} clusters x "
+            f"{s.cluster_size}, icc={s.icc:g}, effect_size={s.effect_size:g}, alpha={s.alpha:g})"
         )
 
 
@@ -148,9 +167,10 @@ def power_analytic(n_clusters: int, cluster_size: int, icc: float, effect_size: 
     _check_design(n_clusters, cluster_size, icc, effect_size, alpha)
     df = n_clusters - 2
     standard_error = math.sqrt(4.0 * design_effect(cluster_size, icc) / (n_clusters * cluster_size))
-    noncentrality = effect_size / standard_error
+    noncentrality = abs(effect_size) / standard_error
     critical = stats.t.ppf(1.0 - alpha / 2.0, df)
-    return float(stats.nct.sf(critical, df, noncentrality) + stats.nct.cdf(-critical, df, noncentrality))
+    # P(T < -c) for noncentrality lambda is P(T > c) for -lambda; scipy's far lower tail of nct.cdf can be NaN.
+    return float(stats.nct.sf(critical, df, noncentrality) + stats.nct.sf(critical, df, -noncentrality))
 
 
 # -- one chunk of replicates (module level, so worker processes can unpickle it) ----------------------
@@ -280,7 +300,7 @@ def power_simulation(n_clusters: int, cluster_size: int, icc: float, effect_size
         Number of replicates (at least 1).
     seed : int, None or numpy.random.SeedSequence
         Root of ``SeedSequence(seed).spawn(n_sims)``; ``None`` draws fresh entropy (kept
-        in ``result.settings["seed_entropy"]``).
+        in ``result.settings.seed_entropy``).
     method : {"mixed", "ols", "gee"}
         The analysis.
     n_jobs : int
@@ -323,7 +343,7 @@ def power_simulation(n_clusters: int, cluster_size: int, icc: float, effect_size
     tasks = [(children[start:start + size], n_clusters, cluster_size, float(icc), float(effect_size), method)
              for start in range(0, len(children), size)]
 
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     p_values, n_singular = [], 0
     with tqdm(total=int(n_sims), desc=f"power ({method})", unit="sim", disable=not progress) as bar:
@@ -335,10 +355,8 @@ def power_simulation(n_clusters: int, cluster_size: int, icc: float, effect_size
     p_all.flags.writeable = False
     n_rejected = int(np.sum(p_all < alpha))
     low, high = _wilson_interval(n_rejected, int(n_sims))
-    settings = MappingProxyType({
-        "n_clusters": n_clusters, "cluster_size": cluster_size, "icc": float(icc),
-        "effect_size": float(effect_size), "alpha": float(alpha), "seed_entropy": root.entropy,
-    })
+    settings = PowerSettings(int(n_clusters), int(cluster_size), float(icc), float(effect_size), float(alpha),
+                             root.entropy)
     return PowerResult(n_rejected / n_sims, low, high, n_rejected, int(n_sims), method, settings, p_all,
                        n_singular)
 

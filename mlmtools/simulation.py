@@ -23,8 +23,9 @@ effects and then the :math:`Jm` residuals, from one continuing stream. With an
 The work is split into three steps, each a function: drawing a data set
 (:func:`simulate_cluster_trial`), the OLS test (:func:`ols_treatment_pvalue`) and
 the mixed-model tests (:func:`mixed_treatment_pvalues`). :func:`simulate_type1`
-loops over replicates and calls them; a faster mixed-model fit can replace the
-third step without touching the others.
+either loops over replicates and calls them (the general engine), or hands the whole
+study to the vectorized closed forms of :mod:`mlmtools.balanced` (the fast path), which
+draw the same data and give the same p-values.
 """
 
 from __future__ import annotations
@@ -201,6 +202,7 @@ def simulate_type1(
     sigma_u: float = 0.5,
     sigma_e: float = math.sqrt(0.75),
     seed: SeedLike = 2026,
+    method: str = "auto",
 ) -> pd.DataFrame:
     """Simulate the null distribution of the OLS and mixed-model treatment tests.
 
@@ -218,6 +220,11 @@ def simulate_type1(
         10 schools of 30 students at an ICC of 0.25).
     seed : int, RRandom, numpy Generator or None
         Source of the draws; an ``int`` gives R's ``set.seed(seed)`` stream.
+    method : {"auto", "fast", "general"}
+        ``"general"`` fits every replicate with :func:`mlmtools.lmer.lmer`; ``"fast"`` uses
+        :func:`mlmtools.balanced.balanced_type1_pvalues`, vectorized closed forms that fall back to
+        the general engine for boundary (singular) fits, and needs at least 4 clusters of at least
+        2 observations; ``"auto"`` takes the fast path whenever the design allows it.
 
     Returns
     -------
@@ -230,6 +237,16 @@ def simulate_type1(
     if n_sims < 1:
         raise ValueError(f"n_sims must be at least 1, got {n_sims}")
     _check_design(n_clusters, cluster_size, sigma_u, sigma_e)
+    if method not in ("auto", "fast", "general"):
+        raise ValueError(f"method must be 'auto', 'fast' or 'general', got {method!r}")
+    fast_possible = n_clusters >= 4 and cluster_size >= 2
+    if method == "fast" and not fast_possible:
+        raise ValueError("the fast path needs at least 4 clusters of at least 2 observations; "
+                         f"got {n_clusters} clusters of {cluster_size}: use method='general'")
+    if method == "fast" or (method == "auto" and fast_possible):
+        from mlmtools.balanced import balanced_type1_pvalues
+
+        return balanced_type1_pvalues(int(n_sims), n_clusters, cluster_size, sigma_u, sigma_e, seed=seed)
     rng = as_generator(seed)
     rows = []
     for _ in range(int(n_sims)):

@@ -64,16 +64,12 @@ def _ran_par_rows(fit: LmerResult) -> pd.DataFrame:
     """Standard deviations and correlations, per term in theta's order (lower triangle,
     column by column), then the residual standard deviation."""
     rows = []
-    theta = fit.theta
-    for label, t in zip(fit._group_labels, fit._problem.terms):
-        T = t.template(theta)
-        cov = fit.sigma**2 * T @ T.T
+    for label, t, cov, corr in fit._term_covariances():
         sd = np.sqrt(np.diag(cov))
         for c in range(t.k):
             rows.append((label, f"sd__{t.columns[c]}", sd[c]))
             for a in range(c + 1, t.k):
-                corr = cov[a, c] / (sd[a] * sd[c]) if sd[a] * sd[c] > 0 else np.nan
-                rows.append((label, f"cor__{t.columns[c]}.{t.columns[a]}", corr))
+                rows.append((label, f"cor__{t.columns[c]}.{t.columns[a]}", corr[a, c]))
     rows.append(("Residual", "sd__Observation", fit.sigma))
     out = pd.DataFrame(rows, columns=["group", "term", "estimate"])
     out.insert(0, "effect", "ran_pars")

@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 
 from conftest import read_case_data
-from mlmtools.anova import anova, compare_models, term_columns
-from mlmtools.lmer import lmer
+from mlmtools.anova import anova, compare_models, containment, term_columns, type3_contrasts
+from mlmtools.lmer import fit_frame, lmer
+from mlmtools.satterthwaite import contest
 from test_lmer import CASES
 
 LRT_R_COLUMNS = {"-2*log(L)": "deviance"}
@@ -77,10 +78,7 @@ def test_rows_are_ordered_by_parameters(sleep_models):
                                           "Df", "Pr(>Chisq)"]
 
 
-TYPE3_CASES = [c for c in CASES if c != "factor_interaction"]
-
-
-@pytest.mark.parametrize("name", TYPE3_CASES)
+@pytest.mark.parametrize("name", CASES)
 def test_type3_table_matches_lmertest(case_fits, lmer_cases, name):
     fit, _, _ = case_fits[name]
     ref = lmer_cases["cases"][name]["anova_typeIII"]
@@ -94,10 +92,42 @@ def test_type3_table_matches_lmertest(case_fits, lmer_cases, name):
     assert result.heading[0].startswith("Type III Analysis of Variance Table")
 
 
-def test_terms_under_an_interaction_are_not_silently_wrong(case_fits):
+def test_numeric_main_effect_under_interaction_tests_the_average_slope(case_fits):
+    """lmerTest's type III contrast for x in x * grp (3 levels): the slope averaged over the
+    levels of grp, x + (x:grpb + x:grpc) / 3; grp is not contained in x:grp (x is numeric)."""
     fit, _, _ = case_fits["factor_interaction"]
-    with pytest.raises(NotImplementedError, match="contained"):
-        anova(fit)
+    assert containment(fit) == {"x": ["x:grp"], "grp": [], "x:grp": []}
+    contrasts = type3_contrasts(fit)
+    np.testing.assert_allclose(contrasts["x"], [[0, 1, 0, 0, 1 / 3, 1 / 3]], atol=1e-7)
+    np.testing.assert_array_equal(np.abs(contrasts["grp"]), np.eye(6)[[2, 3]])
+    np.testing.assert_array_equal(np.abs(contrasts["x:grp"]), np.eye(6)[[4, 5]])
+
+
+def test_factor_main_effects_under_a_factor_interaction_average_over_the_other():
+    """Two crossed two-level factors, balanced: the type III contrast of a main effect is its
+    simple effect averaged over the levels of the other factor (SAS's type III rule), so
+    a + (a:b) / 2 in treatment coding."""
+    rng = np.random.default_rng(4)
+    data = pd.DataFrame({"a": np.tile(["p", "q"], 40), "b": np.tile(["u", "u", "v", "v"], 20),
+                         "g": np.repeat([f"g{i}" for i in range(8)], 10)})
+    data["y"] = rng.normal(size=80) + (data["a"] == "q") + np.repeat(rng.normal(size=8), 10)
+    fit = lmer("y ~ a * b + (1 | g)", data)
+    assert list(fit.fixef.index) == ["(Intercept)", "aq", "bv", "aq:bv"]
+    contrasts = type3_contrasts(fit)
+    np.testing.assert_allclose(contrasts["a"], [[0, 1, 0, 0.5]], atol=1e-7)
+    np.testing.assert_allclose(contrasts["b"], [[0, 0, 1, 0.5]], atol=1e-7)
+    np.testing.assert_allclose(contrasts["a:b"], [[0, 0, 0, 1]], atol=1e-7)
+    table = anova(fit).table
+    expected = contest(fit, [0, 1, 0, 0.5])
+    assert table.loc["a", "F value"] == pytest.approx(expected["t value"].iloc[0] ** 2, rel=1e-10)
+    assert table.loc["a", "DenDF"] == pytest.approx(expected["df"].iloc[0], rel=1e-10)
+
+
+def test_contained_terms_need_the_data(case_fits):
+    fit, _, _ = case_fits["factor_interaction"]
+    from_frame = fit_frame(fit._frame)
+    with pytest.raises(ValueError, match="data the model was fitted to"):
+        anova(from_frame)
 
 
 def test_term_columns_follow_r_assign(case_fits):

@@ -69,6 +69,18 @@ def test_first_data_set_is_lmertests_demo_fit(reference: dict) -> None:
     assert fit.names == ("(Intercept)", "treatment")
 
 
+def test_intercept_only_fit_is_lmertests_fit_of_the_prevention_data(reference: dict) -> None:
+    from mlmtools.datasets import prevention
+
+    scores = prevention()["risk_score"].to_numpy(dtype=float)  # 5 communities of 4 schools, in order
+    fit = fit_balanced_random_intercept(scores, 4, 5)
+    assert fit.names == ("(Intercept)",)
+    np.testing.assert_allclose([fit.sigma2_between[0], fit.sigma2_within[0]], reference["prev_vc"], rtol=1e-6)
+    expected = reference["prev_fixef"][0]  # Estimate, SE, df, t, p
+    np.testing.assert_allclose([fit.coef[0, 0], fit.std_error[0, 0], fit.df[0, 0], fit.t_value[0, 0],
+                                fit.p_value[0, 0]], expected, rtol=1e-6)
+
+
 def test_ols_pvalues_of_the_thousand_data_sets_equal_rs(reference: dict, lecture_study: pd.DataFrame) -> None:
     np.testing.assert_allclose(lecture_study["p_ols"], reference["sim_p"]["p_ols"], rtol=1e-9)
 

@@ -24,7 +24,7 @@ import pytest
 from markdown_it import MarkdownIt
 
 from mlmtools.gee import geeglm
-from mlmtools.rformat import format_number, format_vector, round_r
+from mlmtools.rformat import format_number, format_rounded
 from mlmtools.tidy import tidy
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,16 +39,6 @@ LECTURE_R_CALLS = ("set.seed(", "rnorm(", "lm(", "aov(", "lmer(", "summary(", "V
                    "as.data.frame(VarCorr(", "fixef(", "ranef(", "anova(", "tidy(", "predict(",
                    "geeglm(")
 """The R calls of the lecture that the appendix must translate."""
-
-
-def rounded(value: float, decimals: int) -> str:
-    """``value`` rounded with R's rule, printed as ``cat()`` prints it (trailing zeros dropped)."""
-    return format_number(round_r(value, decimals))
-
-
-def fixed(value: float, decimals: int) -> str:
-    """``value`` rounded with R's rule and shown with exactly ``decimals`` decimals (``1.50``)."""
-    return format_vector([round_r(value, decimals)], nsmall=decimals)[0]
 
 
 def by_row(records: list[dict[str, Any]], key: str = "_row") -> dict[str, dict[str, Any]]:
@@ -110,9 +100,9 @@ def test_coefficients_at_summary_rounding(gee_fits, seed_reference, corstr):
     reference = seed_reference[f"gee_{corstr}"]
     table = gee_fits[corstr].summary().coefficients
     for term, row in by_row(reference["coef"]).items():
-        assert rounded(table.loc[term, "Estimate"], 3) == rounded(row["Estimate"], 3)
-        assert rounded(table.loc[term, "Std.err"], 3) == rounded(row["Std.err"], 3)
-        assert rounded(table.loc[term, "Wald"], 2) == rounded(row["Wald"], 2)
+        assert format_rounded(table.loc[term, "Estimate"], 3) == format_rounded(row["Estimate"], 3)
+        assert format_rounded(table.loc[term, "Std.err"], 3) == format_rounded(row["Std.err"], 3)
+        assert format_rounded(table.loc[term, "Wald"], 2) == format_rounded(row["Wald"], 2)
         assert format_number(table.loc[term, "Pr(>|W|)"], 3) == format_number(row["Pr(>|W|)"], 3)
     fit = gee_fits[corstr]
     assert format_number(fit.scale, 4) == format_number(reference["scale"][0]["Estimate"], 4)
@@ -128,20 +118,23 @@ def test_mixed_versus_gee_table(sleep_models, gee_fits, seed_reference):
     gee = tidy(gee_fits["exchangeable"]).set_index("term")
     r_mixed = by_row(seed_reference["tidy_m2_fixed"], key="term")
     r_gee = by_row(seed_reference["gee_exchangeable"]["coef"])
+    pairs = []
     for term in ("(Intercept)", "Days"):
-        assert fixed(mixed.loc[term, "estimate"], 2) == fixed(r_mixed[term]["estimate"], 2)
-        assert fixed(mixed.loc[term, "std_error"], 2) == fixed(r_mixed[term]["std.error"], 2)
-        assert fixed(gee.loc[term, "estimate"], 2) == fixed(r_gee[term]["Estimate"], 2)
-        assert fixed(gee.loc[term, "std_error"], 2) == fixed(r_gee[term]["Std.err"], 2)
+        pairs += [(mixed.loc[term, "estimate"], r_mixed[term]["estimate"]),
+                  (mixed.loc[term, "std_error"], r_mixed[term]["std.error"]),
+                  (gee.loc[term, "estimate"], r_gee[term]["Estimate"]),
+                  (gee.loc[term, "std_error"], r_gee[term]["Std.err"])]
+    for ours, theirs in pairs:  # the chapter's table shows two decimals, trailing zeros kept
+        assert format_rounded(ours, 2, nsmall=True) == format_rounded(theirs, 2, nsmall=True)
 
 
 @pytest.mark.parametrize("corstr", list(STRUCTURES.values()))
 def test_days_across_structures(gee_fits, seed_reference, corstr):
     days = tidy(gee_fits[corstr]).set_index("term").loc["Days"]
     reference = by_row(seed_reference[f"gee_{corstr}"]["coef"])["Days"]
-    assert rounded(days["estimate"], 2) == rounded(reference["Estimate"], 2)
-    assert rounded(days["std_error"], 3) == rounded(reference["Std.err"], 3)
-    assert rounded(days["p_value"], 3) == rounded(reference["Pr(>|W|)"], 3) == "0"
+    assert format_rounded(days["estimate"], 2) == format_rounded(reference["Estimate"], 2)
+    assert format_rounded(days["std_error"], 3) == format_rounded(reference["Std.err"], 3)
+    assert format_rounded(days["p_value"], 3) == format_rounded(reference["Pr(>|W|)"], 3) == "0"
 
 
 def test_unstructured_exercise(gee_fits, seed_reference):
@@ -165,18 +158,20 @@ def test_notebook_comparison_table(stored_text, seed_reference):
     r_gee = by_row(seed_reference["gee_exchangeable"]["coef"])
     for term in ("(Intercept)", "Days"):
         mixed_fields = printed_line(stored_text, f" {term} ", "Mixed Model (lmer)")
-        assert mixed_fields[2:4] == [fixed(r_mixed[term]["estimate"], 2),
-                                     fixed(r_mixed[term]["std.error"], 2)]
+        assert mixed_fields[2:4] == [format_rounded(r_mixed[term]["estimate"], 2, nsmall=True),
+                                     format_rounded(r_mixed[term]["std.error"], 2, nsmall=True)]
         gee_fields = printed_line(stored_text, f" {term} ", "GEE (exchangeable)")
-        assert gee_fields[2:4] == [fixed(r_gee[term]["Estimate"], 2), fixed(r_gee[term]["Std.err"], 2)]
+        assert gee_fields[2:4] == [format_rounded(r_gee[term]["Estimate"], 2, nsmall=True),
+                                   format_rounded(r_gee[term]["Std.err"], 2, nsmall=True)]
 
 
 def test_notebook_structure_table(stored_text, seed_reference):
     for label, corstr in STRUCTURES.items():
         reference = by_row(seed_reference[f"gee_{corstr}"]["coef"])["Days"]
         fields = printed_line(stored_text, f" {label} ")
-        assert fields[2:] == [rounded(reference["Estimate"], 2), rounded(reference["Std.err"], 3),
-                              rounded(reference["Pr(>|W|)"], 3)]
+        assert fields[2:] == [format_rounded(reference["Estimate"], 2),
+                              format_rounded(reference["Std.err"], 3),
+                              format_rounded(reference["Pr(>|W|)"], 3)]
 
 
 def test_glued_prose_numbers_match_r(glued, seed_reference):
@@ -186,24 +181,24 @@ def test_glued_prose_numbers_match_r(glued, seed_reference):
     unstructured = by_row(seed_reference["gee_unstructured_coef"])["Days"]
     mixed = by_row(seed_reference["tidy_m2_fixed"], key="term")
     expected = {
-        "gee_intercept": rounded(by_row(exchangeable["coef"])["(Intercept)"]["Estimate"], 3),
-        "gee_days": rounded(days["Estimate"], 3),
-        "gee_days_se": rounded(days["Std.err"], 3),
-        "gee_days_wald": rounded(days["Wald"], 2),
+        "gee_intercept": format_rounded(by_row(exchangeable["coef"])["(Intercept)"]["Estimate"], 3),
+        "gee_days": format_rounded(days["Estimate"], 3),
+        "gee_days_se": format_rounded(days["Std.err"], 3),
+        "gee_days_wald": format_rounded(days["Wald"], 2),
         "gee_days_p": format_number(days["Pr(>|W|)"], 3),
         "gee_scale": format_number(exchangeable["scale"][0]["Estimate"], 4),
         "gee_scale_se": format_number(exchangeable["scale"][0]["Std.err"], 4),
         "gee_alpha": format_number(exchangeable["corr"][0]["Estimate"], 3),
         "gee_alpha_se": format_number(exchangeable["corr"][0]["Std.err"], 4),
-        "mixed_se_intercept": fixed(mixed["(Intercept)"]["std.error"], 2),
-        "mixed_se_days": fixed(mixed["Days"]["std.error"], 2),
-        "gee_se_days": fixed(days["Std.err"], 2),
-        "common_days": fixed(mixed["Days"]["estimate"], 2),
-        "ar1_days_se": rounded(by_row(ar1["coef"])["Days"]["Std.err"], 3),
-        "ar1_intercept": rounded(by_row(ar1["coef"])["(Intercept)"]["Estimate"], 2),
+        "mixed_se_intercept": format_rounded(mixed["(Intercept)"]["std.error"], 2, nsmall=True),
+        "mixed_se_days": format_rounded(mixed["Days"]["std.error"], 2, nsmall=True),
+        "gee_se_days": format_rounded(days["Std.err"], 2, nsmall=True),
+        "common_days": format_rounded(mixed["Days"]["estimate"], 2, nsmall=True),
+        "ar1_days_se": format_rounded(by_row(ar1["coef"])["Days"]["Std.err"], 3),
+        "ar1_intercept": format_rounded(by_row(ar1["coef"])["(Intercept)"]["Estimate"], 2),
         "ar1_alpha": format_number(ar1["corr"][0]["Estimate"], 3),
-        "un_days": rounded(unstructured["Estimate"], 2),
-        "un_days_se": rounded(unstructured["Std.err"], 2),
+        "un_days": format_rounded(unstructured["Estimate"], 2),
+        "un_days_se": format_rounded(unstructured["Std.err"], 2),
     }
     assert {name: glued.get(name) for name in expected} == expected
 

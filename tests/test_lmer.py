@@ -283,7 +283,10 @@ def test_regular_fit_does_not_warn(sleepstudy):
 
 
 def test_non_converged_fit_warns(sleepstudy, monkeypatch):
-    import mlmtools.lmer as lmer_module
+    import importlib
+
+    # the package exports the function ``lmer``, which shadows the submodule's name
+    lmer_module = importlib.import_module("mlmtools.lmer")
 
     frame = build_model("Reaction ~ Days + (1 + Days | Subject)", sleepstudy)
 

@@ -37,6 +37,7 @@ def test_analytic_power_is_alpha_without_an_effect_and_grows_with_it() -> None:
     assert power_analytic(10, 30, 0.25, -0.5) == pytest.approx(power_analytic(10, 30, 0.25, 0.5), rel=1e-10)
     powers = [power_analytic(10, 30, 0.25, effect) for effect in (0.2, 0.5, 1.0)]
     assert powers == sorted(powers)
+    assert power_analytic(10, 30, 0.25, 3.0) == pytest.approx(1.0)  # scipy's nct.cdf is NaN this far out
     # More clusters help more than bigger clusters once the ICC is not tiny.
     assert power_analytic(20, 30, 0.25, 0.5) > power_analytic(10, 60, 0.25, 0.5)
 
@@ -89,8 +90,8 @@ def test_dask_backend_gives_identical_results() -> None:
     distributed = pytest.importorskip("distributed", reason="dask.distributed is not installed (pip install "
                                       "mlmtools[dask]); the loky test covers the same property")
     one = power_simulation(8, 10, 0.2, 0.5, n_sims=120, seed=3, method="mixed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, protocol="tcp", host="127.0.0.1",
-                                  dashboard_address=None) as cluster, distributed.Client(cluster):
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, protocol="tcp",
+                                  host="127.0.0.1", dashboard_address=None) as cluster, distributed.Client(cluster):
         on_dask = power_simulation(8, 10, 0.2, 0.5, n_sims=120, seed=3, method="mixed", n_jobs=2, backend="dask")
     np.testing.assert_array_equal(one.p_values, on_dask.p_values)
 
@@ -103,7 +104,7 @@ def test_dask_backend_without_a_client_is_refused() -> None:
 
 def test_a_seed_repeats_the_run_and_none_records_its_entropy() -> None:
     first = power_simulation(6, 5, 0.1, 0.3, n_sims=30, seed=None, method="ols")
-    again = power_simulation(6, 5, 0.1, 0.3, n_sims=30, seed=first.settings["seed_entropy"], method="ols")
+    again = power_simulation(6, 5, 0.1, 0.3, n_sims=30, seed=first.settings.seed_entropy, method="ols")
     np.testing.assert_array_equal(first.p_values, again.p_values)
     other = power_simulation(6, 5, 0.1, 0.3, n_sims=30, seed=12, method="ols")
     assert not np.array_equal(first.p_values, other.p_values)
@@ -127,6 +128,10 @@ def test_result_reports_a_wilson_interval() -> None:
         result.power = 1.0
     with pytest.raises(ValueError):
         result.p_values[0] = 0.5
+    import pickle
+
+    restored = pickle.loads(pickle.dumps(result))
+    assert repr(restored) == text and restored.settings == result.settings
 
 
 def test_progress_bar_only_when_asked(capsys) -> None:

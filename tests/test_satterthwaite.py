@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
 
+from mlmtools.deviance import deviance, solve
+from mlmtools.lmer import LmerResult, lmer
 from mlmtools.satterthwaite import (
     contest,
     fstat_ddf,
@@ -14,6 +18,7 @@ from mlmtools.satterthwaite import (
     numderiv_jacobian,
     satterthwaite_df,
 )
+from mlmtools.varpar_derivatives import profiled_derivatives
 from test_lmer import CASES
 
 
@@ -46,20 +51,83 @@ def test_zero_parameter_gets_the_absolute_step():
     assert hess[0, 0] == pytest.approx(1.0, abs=1e-5)
 
 
-def test_m2_df_reproduces_rs_numerical_value(sleep_models, seed_reference):
-    """R prints 16.99973 where the exact df is 17: reproducing numDeriv's scheme gets R's
-    number, not the limit."""
-    df = sleep_models["m2"].coef_table()["df"].iloc[0]
-    r_df = seed_reference["m2"]["coef"][0][2]
-    assert df == pytest.approx(r_df, abs=1e-6)
-    assert abs(df - 17) > 1e-4
+@pytest.mark.parametrize("derivatives", ["analytic", "numerical"])
+def test_m2_df_reproduces_rs_value(sleep_models, seed_reference, derivatives):
+    """R prints 16.99973 for the intercept of the balanced slope model; both derivative
+    schemes reproduce it to 1e-6, so the gap to 17 is not numDeriv's error."""
+    df = sleep_models["m2"].coef_table(derivatives=derivatives)["df"].to_numpy()
+    r_df = [row[2] for row in seed_reference["m2"]["coef"]]
+    np.testing.assert_allclose(df, r_df, atol=1e-6)
+    assert abs(df[0] - 17) > 1e-4
+
+
+def test_m2_df_is_17_at_the_exact_optimum(sleep_models):
+    """The gap comes from where BOBYQA stops (xtol_rel = 1e-4): a few Newton steps on the
+    exact gradient and Hessian of the REML criterion reach the optimum, where the exact
+    intercept df of this balanced design is 17 = 18 subjects - 1."""
+    fit = sleep_models["m2"]
+    theta = fit.theta
+    for _ in range(4):
+        grad, hess = profiled_derivatives(fit._problem, solve(fit._problem, theta, True))
+        theta = theta - np.linalg.solve(hess, grad)
+    assert np.max(np.abs(grad)) < 1e-6
+    polished = LmerResult(fit._frame, fit._problem, dataclasses.replace(fit.optinfo, final=theta))
+    assert polished.coef_table()["df"].iloc[0] == pytest.approx(17.0, abs=1e-8)
+    assert abs(fit.coef_table()["df"].iloc[0] - 17) > 2e-4
 
 
 @pytest.mark.parametrize("name", CASES)
-def test_case_df_and_p_values(case_fits, lmer_cases, name):
+def test_analytic_derivatives_match_numderiv(case_fits, name):
+    """Exact Hessian and Jacobian against lmerTest's Richardson scheme on every stored case."""
+    fit, _, _ = case_fits[name]
+    exact = fit.satterthwaite("analytic")
+    numerical = fit.satterthwaite("numerical")
+    assert exact.derivatives == "analytic" and numerical.derivatives == "numerical"
+    scale = np.max(np.abs(exact.hessian))
+    np.testing.assert_allclose(exact.hessian, numerical.hessian, rtol=0, atol=1e-5 * scale)
+    scale = np.max(np.abs(exact.jacobian))
+    np.testing.assert_allclose(exact.jacobian, numerical.jacobian, rtol=0, atol=1e-6 * scale)
+
+
+def test_dense_and_blocked_derivatives_agree(sleep_models, monkeypatch):
+    """The dense random-effects-space formulas (used for several terms) against the
+    level-by-level ones, on a one-term model where both apply."""
+    import mlmtools.varpar_derivatives as module
+
+    fit = sleep_models["m2"]
+    blocked = module.varpar_derivatives(fit._problem, fit._solution)
+    monkeypatch.setattr(module, "_single_term_pieces", module._dense_pieces)
+    dense = module.varpar_derivatives(fit._problem, fit._solution)
+    for a, b in zip(blocked, dense):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12 * np.max(np.abs(a)))
+
+
+@pytest.mark.parametrize("formula, reml", [("Reaction ~ Days + (1 + Days | Subject)", True),
+                                           ("Reaction ~ Days + (1 | Subject) + (0 + Days | Subject)", False)])
+def test_profiled_derivatives_match_numderiv(sleepstudy, formula, reml):
+    fit = lmer(formula, sleepstudy, REML=reml)
+    theta = fit.theta * 1.1
+    grad, hess = profiled_derivatives(fit._problem, solve(fit._problem, theta, reml))
+
+    def criterion(th):
+        return deviance(fit._problem, th, reml)
+
+    np.testing.assert_allclose(grad, numderiv_jacobian(criterion, theta), rtol=1e-6)
+    np.testing.assert_allclose(hess, numderiv_hessian(criterion, theta), rtol=0,
+                               atol=1e-6 * np.max(np.abs(hess)))
+
+
+def test_unknown_derivatives_are_refused(sleep_models):
+    with pytest.raises(ValueError, match="derivatives must be one of"):
+        sleep_models["m1"].coef_table(derivatives="automatic")
+
+
+@pytest.mark.parametrize("derivatives", ["analytic", "numerical"])
+@pytest.mark.parametrize("name", CASES)
+def test_case_df_and_p_values(case_fits, lmer_cases, name, derivatives):
     fit, _, _ = case_fits[name]
     ref = np.array(lmer_cases["cases"][name]["coefficients"]["values"], dtype=float)
-    table = fit.coef_table().to_numpy()
+    table = fit.coef_table(derivatives=derivatives).to_numpy()
     np.testing.assert_allclose(table[:, 2], ref[:, 2], atol=1e-4)
     np.testing.assert_allclose(table[:, [0, 1, 3]], ref[:, [0, 1, 3]], rtol=1e-6, atol=1e-10)
     np.testing.assert_allclose(table[:, 4], ref[:, 4], rtol=1e-4)

@@ -69,8 +69,9 @@ def test_all_thousand_ols_pvalues_equal_rs(r_p_values: pd.DataFrame) -> None:
     np.testing.assert_allclose(p_ols, r_p_values["p_ols"], rtol=1e-9)
 
 
-def test_first_replicates_equal_rs(r_p_values: pd.DataFrame) -> None:
-    results = simulate_type1(n_sims=20, seed=2026)
+@pytest.mark.parametrize("method", ["fast", "general"])
+def test_first_replicates_equal_rs(r_p_values: pd.DataFrame, method: str) -> None:
+    results = simulate_type1(n_sims=20, seed=2026, method=method)
     assert list(results.columns) == ["p_ols", "p_mixed", "p_mixed_z"]
     np.testing.assert_allclose(results["p_ols"], r_p_values["p_ols"][:20], rtol=1e-9)
     np.testing.assert_allclose(results["p_mixed"], r_p_values["p_mixed"][:20], rtol=1e-6)
@@ -120,6 +121,19 @@ def test_impossible_designs_are_refused(arguments: dict, message: str) -> None:
         simulate_cluster_trial(**arguments)
 
 
+def test_unknown_method_and_too_small_a_design_for_the_fast_path_are_refused() -> None:
+    with pytest.raises(ValueError, match="method"):
+        simulate_type1(n_sims=2, method="quick")
+    with pytest.raises(ValueError, match="fast path needs at least 4 clusters"):
+        simulate_type1(n_sims=2, n_clusters=2, method="fast")
+
+
+def test_auto_uses_the_general_engine_when_the_design_is_too_small() -> None:
+    results = simulate_type1(n_sims=2, n_clusters=2, cluster_size=5, seed=1)
+    pd.testing.assert_frame_equal(results, simulate_type1(n_sims=2, n_clusters=2, cluster_size=5, seed=1,
+                                                          method="general"))
+
+
 def test_n_sims_must_be_a_positive_integer() -> None:
     with pytest.raises(ValueError, match="n_sims"):
         simulate_type1(n_sims=0)
@@ -127,10 +141,10 @@ def test_n_sims_must_be_a_positive_integer() -> None:
         simulate_type1(n_sims=10.0)
 
 
-@pytest.mark.slow
-def test_thousand_replicates_reproduce_rs_study(reference: dict, r_p_values: pd.DataFrame) -> None:
+@pytest.mark.parametrize("method", ["fast", pytest.param("general", marks=pytest.mark.slow)])
+def test_thousand_replicates_reproduce_rs_study(reference: dict, r_p_values: pd.DataFrame, method: str) -> None:
     results = simulate_type1(n_sims=1000, n_clusters=10, cluster_size=30, sigma_u=SIGMA_U, sigma_e=SIGMA_E,
-                             seed=2026)
+                             seed=2026, method=method)
     np.testing.assert_allclose(results["p_ols"], r_p_values["p_ols"], rtol=1e-9)
     # R's optimizer stops within ~1e-8 of the REML optimum in theta; where p is tiny (t near 8) that moves
     # p by up to ~5e-6 relative, so a handful of replicates need the looser bound.
