@@ -159,10 +159,6 @@ class LmmProblem:
     def q(self) -> int:
         return self.terms[-1].b_slice.stop
 
-    @property
-    def sqrt_w(self) -> np.ndarray:
-        return np.sqrt(self.weights)
-
     @cached_property
     def Z(self) -> sp.csr_matrix:
         """The random-effects design :math:`Z` (sparse, ``n x q``)."""

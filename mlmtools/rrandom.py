@@ -63,6 +63,8 @@ def _recycled(values: ArrayLike, n: int, name: str) -> NDArray[np.float64]:
         raise ValueError(f"{name} must have at least one value")
     if not np.all(np.isfinite(array)):
         raise ValueError(f"{name} must be finite")
+    if array.size == 1:
+        return np.full(n, array[0])
     return np.resize(array, n)
 
 

@@ -142,10 +142,11 @@ def test_shifting_y_moves_only_the_intercept(seed, formula, shift):
         criterion_at(formula, data, theta), rel=1e-9)
     reference = fit(formula, data)
     ours = fit(formula, data.assign(y=data["y"] + shift))
-    assert_same_fit(ours, reference, Tolerance.for_formula(formula), skip_intercept=True)
+    tol = Tolerance.for_formula(formula)
+    assert_same_fit(ours, reference, tol, skip_intercept=True)
     se = reference.coef_table()["Std. Error"].iloc[0]
     assert ours.fixef.iloc[0] - shift == pytest.approx(reference.fixef.iloc[0],
-                                                       abs=Tolerance.for_formula(formula).estimates_in_se * se)
+                                                       abs=tol.estimates_in_se * se)
 
 
 @PROPERTY

@@ -330,3 +330,15 @@ def test_results_follow_caller_rows(sleepstudy):
     assert fit.fitted().index.equals(shuffled.index)
     residuals = fit.residuals()
     assert_rel(residuals, shuffled["Reaction"] - fit.fitted(), atol=1e-9)
+
+
+def test_small_fits_run_blas_on_one_thread(sleep_models):
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from mlmtools._blas import single_blas_thread, suits_one_thread
+
+    assert suits_one_thread(sleep_models["m2"]._problem)
+    with single_blas_thread():
+        blas = [i for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+        assert blas and all(i["num_threads"] == 1 for i in blas)
+    with single_blas_thread(enabled=False):
+        pass
