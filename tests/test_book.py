@@ -6,27 +6,16 @@ cell or a broken reference fails this test.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from _book import build_book
 from bs4 import BeautifulSoup
-
-ROOT = Path(__file__).resolve().parent.parent
-HTML = ROOT / "_build" / "html"
 
 
 @pytest.fixture(scope="module")
 def built_book() -> Path:
-    jupyter_book = Path(sys.executable).parent / "jupyter-book"
-    result = subprocess.run(
-        [str(jupyter_book), "build", str(ROOT), "--path-output", str(ROOT), "--builder", "html",
-         "-W", "-n", "--keep-going"],
-        cwd=ROOT, capture_output=True, text=True, timeout=1800,
-    )
-    assert result.returncode == 0, f"book build failed:\n{result.stdout[-6000:]}\n{result.stderr[-6000:]}"
-    return HTML
+    return build_book()
 
 
 def page_text(html_file: Path) -> str:
