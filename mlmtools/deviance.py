@@ -135,9 +135,12 @@ class LmmProblem:
     lower: np.ndarray
     log_det_w: float
     beta_shift: np.ndarray
-    # first term, per level: Z_j'WZ_j and Z_j'W[X y]
+    # first term, per level j: Z_j'WZ_j (l, k, k) and Z_j'W[X y] (l, k, p+1); the same numbers
+    # by entry: the lower triangle of Z_j'WZ_j row by row (k(k+1)/2, l) and (k, l, p+1)
     ztz1: np.ndarray
     ztxy1: np.ndarray
+    ztz1_entries: np.ndarray
+    ztxy1_rows: np.ndarray
     # remaining terms, dense
     ztz_rest: np.ndarray
     zrt_z1: np.ndarray
@@ -217,10 +220,11 @@ class PlsSolution:
 
 
 def _term_design(codes: np.ndarray, raw: np.ndarray, t: TermLayout) -> sp.csr_matrix:
+    """The term's block of Z: row i holds ``raw[i]`` in the columns of level ``codes[i]``."""
     n = len(codes)
-    rows = np.repeat(np.arange(n), t.k)
     cols = (codes[:, None] * t.k + np.arange(t.k)[None, :]).ravel()
-    return sp.csr_matrix((raw.ravel(), (rows, cols)), shape=(n, t.k * t.n_levels))
+    return sp.csr_matrix((raw.ravel(), cols, np.arange(0, n * t.k + 1, t.k)),
+                         shape=(n, t.k * t.n_levels))
 
 
 def _layouts(mf: ModelFrame) -> tuple[TermLayout, ...]:
@@ -242,8 +246,9 @@ def _layouts(mf: ModelFrame) -> tuple[TermLayout, ...]:
 
 def _level_sums(codes: np.ndarray, values: np.ndarray, n_levels: int) -> np.ndarray:
     """Sum the rows of ``values`` (n, m) within each level: result (n_levels, m)."""
-    return np.column_stack([np.bincount(codes, weights=values[:, j], minlength=n_levels)
-                            for j in range(values.shape[1])])
+    n = len(codes)
+    indicator = sp.csr_matrix((np.ones(n), codes, np.arange(n + 1)), shape=(n, n_levels))
+    return indicator.T @ values
 
 
 def make_problem(mf: ModelFrame) -> LmmProblem:
@@ -263,16 +268,18 @@ def make_problem(mf: ModelFrame) -> LmmProblem:
     y = np.asarray(mf.y, dtype=float)
     X = np.asarray(mf.X, dtype=float)
     n, p = X.shape
-    w = np.ones(n) if mf.weights is None else np.asarray(mf.weights, dtype=float)
+    weighted = mf.weights is not None
+    w = np.asarray(mf.weights, dtype=float) if weighted else np.ones(n)
     y_eff = y if mf.offset is None else y - np.asarray(mf.offset, dtype=float)
-    if p:
-        sqrt_w = np.sqrt(w)
-        beta_shift = np.linalg.lstsq(X * sqrt_w[:, None], y_eff * sqrt_w, rcond=None)[0]
-        y_work = y_eff - X @ beta_shift
-    else:
-        beta_shift, y_work = np.zeros(0), y_eff
-    XY = np.column_stack([X, y_work])
-    wXY = XY * w[:, None]
+    wX = X * w[:, None] if weighted else X
+    # an approximate weighted least-squares fit is enough: it only removes most of y's
+    # projection on X, and is added back to beta exactly
+    beta_shift = np.linalg.lstsq(wX.T @ X, wX.T @ y_eff, rcond=None)[0] if p else np.zeros(0)
+    y_work = y_eff - X @ beta_shift
+    XY = np.empty((n, p + 1))
+    XY[:, :p] = X
+    XY[:, p] = y_work
+    wXY = XY * w[:, None] if weighted else XY
 
     terms = _layouts(mf)
     codes = tuple(np.asarray(term.codes, dtype=int) for term in mf.terms)
@@ -284,12 +291,15 @@ def make_problem(mf: ModelFrame) -> LmmProblem:
     first = terms[0]
     k1, l1 = first.k, first.n_levels
     x1 = raws[0]
-    wx1 = x1 * w[:, None]
-    ztz1 = _level_sums(codes[0], (wx1[:, :, None] * x1[:, None, :]).reshape(n, -1), l1)
-    ztxy1 = _level_sums(codes[0], (x1[:, :, None] * wXY[:, None, :]).reshape(n, -1), l1)
+    Z1 = _term_design(codes[0], x1, first)
+    ztxy1 = (Z1.T @ wXY).reshape(l1, k1, p + 1)
+    rows, cols = np.tril_indices(k1)
+    entries = _level_sums(codes[0], np.column_stack([w * x1[:, a] * x1[:, b] for a, b in zip(rows, cols)]),
+                          l1).T  # lower triangle of each Z_j'WZ_j, row by row
+    ztz1 = np.empty((l1, k1, k1))
+    ztz1[:, rows, cols] = ztz1[:, cols, rows] = entries.T
 
     if len(terms) > 1:
-        Z1 = _term_design(codes[0], raws[0], first)
         Zr = sp.hstack([_term_design(c, r, t) for c, r, t in zip(codes[1:], raws[1:], terms[1:])],
                        format="csr")
         WZr = sp.diags(w) @ Zr
@@ -301,7 +311,8 @@ def make_problem(mf: ModelFrame) -> LmmProblem:
 
     return LmmProblem(
         n=n, p=p, terms=terms, lower=lower, log_det_w=float(np.sum(np.log(w))),
-        beta_shift=beta_shift, ztz1=ztz1.reshape(l1, k1, k1), ztxy1=ztxy1.reshape(l1, k1, p + 1),
+        beta_shift=beta_shift, ztz1=ztz1, ztxy1=ztxy1, ztz1_entries=np.ascontiguousarray(entries),
+        ztxy1_rows=np.ascontiguousarray(ztxy1.transpose(1, 0, 2)),
         ztz_rest=ztz_rest, zrt_z1=zrt_z1, ztxy_rest=ztxy_rest, xytxy=XY.T @ wXY, X=X,
         y_work=y_work, weights=w, term_codes=codes, term_matrices=raws)
 
@@ -328,6 +339,40 @@ def start_theta(problem: LmmProblem, mf: ModelFrame) -> np.ndarray:
         if v_e > 0:
             theta = np.sqrt(np.asarray(v_groups) / v_e)
     return theta
+
+
+_UNIT_DIAGONAL_2 = np.array([[1.0], [0.0], [1.0]])
+
+
+def _first_term_factor(problem: LmmProblem, T: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """Factor the first term's diagonal blocks :math:`A_j = T^\\top Z_j^\\top W Z_j T + I`.
+
+    Returns :math:`L_j^{-1}` (l, k, k), :math:`R_{ZXy,j} = L_j^{-1}T^\\top Z_j^\\top W[X\\ y]`
+    (l, k, p+1) and :math:`\\sum_j \\log|A_j|`.  Blocks of size 1 and 2 are factored in
+    closed form on whole columns of per-level numbers (no per-level matrix products).
+    """
+    k = len(T)
+    S, N = problem.ztz1_entries, problem.ztxy1_rows  # (k(k+1)/2, l) and (k, l, p+1)
+    if k == 1:
+        t = T[0, 0]
+        a = t * t * S[0] + 1.0
+        inv = 1.0 / np.sqrt(a)
+        return inv[:, None, None], ((t * inv)[:, None] * N[0])[:, None, :], float(np.sum(np.log(a)))
+    if k == 2:
+        t1, t2, t3 = T[0, 0], T[1, 0], T[1, 1]
+        # (a, b, c) = entries (0,0), (1,0), (1,1) of T'S_jT + I, from S's entries (0,0), (1,0), (1,1)
+        a, b, c = np.array([[t1 * t1, 2 * t1 * t2, t2 * t2], [0.0, t3 * t1, t3 * t2],
+                            [0.0, 0.0, t3 * t3]]) @ S + _UNIT_DIAGONAL_2
+        l11 = np.sqrt(a)
+        l21 = b / l11
+        schur = c - l21 * l21
+        i11, i22 = 1.0 / l11, 1.0 / np.sqrt(schur)
+        i21 = -l21 * i11 * i22
+        K = np.array([t1 * i11, t2 * i11, t1 * i21, t2 * i21 + t3 * i22]).reshape(2, 2, -1)
+        inv = np.array([i11, np.zeros_like(i11), i21, i22]).T.reshape(-1, 2, 2)
+        return inv, np.einsum("abl,blc->lac", K, N), float(np.sum(np.log(a * schur)))
+    L_inv, log_det = block_cholesky_inverse(T.T @ problem.ztz1 @ T + np.eye(k))
+    return L_inv, (L_inv @ T.T) @ problem.ztxy1, log_det
 
 
 def block_cholesky_inverse(A: np.ndarray) -> tuple[np.ndarray, float]:
@@ -398,10 +443,7 @@ class _Factor:
 
 def _factor(problem: LmmProblem, theta: np.ndarray) -> _Factor:
     T1 = problem.terms[0].template(theta)
-    A11 = T1.T @ problem.ztz1 @ T1
-    A11 += np.eye(len(T1))
-    L11_inv, ldL2 = block_cholesky_inverse(A11)
-    RZXY1 = (L11_inv @ T1.T) @ problem.ztxy1
+    L11_inv, RZXY1, ldL2 = _first_term_factor(problem, T1)
     flat = RZXY1.reshape(-1, RZXY1.shape[-1])
     S = problem.xytxy - flat.T @ flat
     q2 = problem.ztz_rest.shape[0]

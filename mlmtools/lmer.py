@@ -36,7 +36,12 @@ from mlmtools.deviance import (
 from mlmtools.exceptions import ConvergenceWarning, SingularFitWarning
 from mlmtools.modelframe import ModelFrame
 from mlmtools.optimizer import OptSummary, gradient_check, optimize_theta
-from mlmtools.varpar_derivatives import analytic_available, profiled_derivatives
+from mlmtools.varpar_derivatives import (
+    ThetaDerivatives,
+    analytic_available,
+    profiled_derivatives,
+    theta_derivatives,
+)
 
 SINGULAR_TOL = 1e-4
 DDF_METHODS = ("satterthwaite", "residual", "none")
@@ -246,6 +251,7 @@ class LmerResult(MixedModelResult):
                  data_name: str = "data"):
         self._solution: PlsSolution = solve(problem, optinfo.final, optinfo.REML)
         self._vcov: np.ndarray | None = None
+        self._exact: ThetaDerivatives | None = None
         super().__init__(frame, problem, optinfo, self._solution.beta, self._solution.b,
                          data_name)
         self._satterthwaite: dict[str, Any] = {}
@@ -413,6 +419,13 @@ class LmerResult(MixedModelResult):
         return pd.Series(eta, index=newdata.index, name="predicted")
 
     # -- inference ---------------------------------------------------------------------
+    def _theta_derivatives(self) -> ThetaDerivatives:
+        """Exact derivatives over theta at the optimum (computed once; see
+        :mod:`mlmtools.varpar_derivatives`)."""
+        if self._exact is None:
+            self._exact = theta_derivatives(self._problem, self._solution)
+        return self._exact
+
     def satterthwaite(self, derivatives: str | None = None):
         """The quantities lmerTest stores at fit time (computed once per ``derivatives``
         choice, then cached; see :mod:`mlmtools.satterthwaite`)."""
@@ -483,13 +496,12 @@ def fit_frame(frame: ModelFrame, REML: bool = True, *, data_name: str = "data",
     def objective(theta: np.ndarray) -> float:
         return deviance(problem, theta, REML)
 
-    exact = None
-    if analytic_available(problem):
-        def exact(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            return profiled_derivatives(problem, solve(problem, theta, REML))
     with single_blas_thread(suits_one_thread(problem)):
         summary = optimize_theta(objective, theta0, problem.lower, REML=REML, optimizer=optimizer)
         fit = LmerResult(frame, problem, summary, data_name=data_name)
+        exact = None
+        if analytic_available(problem):
+            exact = profiled_derivatives(problem, fit._solution, fit._theta_derivatives())
         message = gradient_check(objective, summary, derivatives=exact)
     if message is not None:
         summary.messages.append(message)

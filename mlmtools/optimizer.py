@@ -239,14 +239,13 @@ def _central_differences(objective: Callable[[np.ndarray], float], x: np.ndarray
 
 def gradient_check(objective: Callable[[np.ndarray], float], summary: OptSummary,
                    tol: float = 2e-3, delta: float = 1e-4,
-                   derivatives: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None
-                   ) -> str | None:
+                   derivatives: tuple[np.ndarray, np.ndarray] | None = None) -> str | None:
     """lme4's ``check.conv.grad``: the scaled gradient at the optimum must be small.
 
     The gradient :math:`g` and Hessian :math:`H` of the objective over the parameters not
-    on their bound come from ``derivatives(theta)`` (exact ones, over all parameters) when
-    given, else from central differences with step ``delta`` as lme4 takes them; the
-    check uses :math:`\\max_i |(R^{-1} g)_i|` with :math:`R^\\top R = H` when :math:`H` is
+    on their bound come from ``derivatives`` (exact ones at ``summary.final``, over all
+    parameters) when given, else from central differences with step ``delta`` as lme4
+    takes them; the check uses :math:`\\max_i |(R^{-1} g)_i|` with :math:`R^\\top R = H` when :math:`H` is
     positive definite and :math:`\\max_i |g_i|` otherwise.
 
     Returns
@@ -261,8 +260,7 @@ def gradient_check(objective: Callable[[np.ndarray], float], summary: OptSummary
     if derivatives is None:
         grad, hess = _central_differences(objective, x, summary.fmin, free, delta)
     else:
-        grad, hess = derivatives(x)
-        grad, hess = grad[free], hess[np.ix_(free, free)]
+        grad, hess = derivatives[0][free], derivatives[1][np.ix_(free, free)]
     try:
         upper = np.linalg.cholesky(hess).T
         size = float(np.max(np.abs(np.linalg.solve(upper, grad))))

@@ -197,7 +197,7 @@ def varpar_information(fit: LmerResult, derivatives: str | None = None) -> Varpa
     derivatives = check_derivatives(derivatives)
     varpar = np.append(fit.theta, fit.sigma)
     if derivatives == "analytic" and analytic_available(fit._problem):
-        H, jac = varpar_derivatives(fit._problem, fit._solution)
+        H, jac = varpar_derivatives(fit._problem, fit._solution, fit._theta_derivatives())
     else:
         derivatives = "numerical"
         H = numderiv_hessian(lambda v: deviance_varpar(fit, v), varpar)

@@ -160,24 +160,28 @@ def theta_derivatives(problem: LmmProblem, solution: PlsSolution) -> ThetaDeriva
     U = N[..., :p]
     z = N[..., p] - U @ (solution.beta - problem.beta_shift)
 
-    DQ = d @ Q  # (m, levels, k, k)
+    m = len(d)
+    DQ = d @ Q  # (m, levels, k, k): D_m Q per level
     DU = d @ U
     Dz = (d @ z[..., None])[..., 0]
-    E = np.einsum("lap,mlaq->mpq", U, DU)  # U'D_mU
+    U_flat = U.reshape(-1, p)
+    E = U_flat.T @ DU.reshape(m, -1, p)  # U'D_mU, (m, p, p)
     Q_total = Q.sum(axis=0)
     trace_first = np.einsum("mab,ba->m", d[:, 0], Q_total)
     trace_second = np.einsum("mnab,ba->mn", dd, Q_total)
-    trace_product = np.einsum("mlab,nlba->mn", DQ, DQ)
+    trace_product = DQ.reshape(m, -1) @ DQ.transpose(0, 1, 3, 2).reshape(m, -1).T
     if solution.REML:
-        UCU = np.einsum("lap,pq,lbq->ab", U, C, U)
+        UCU = np.einsum("lap,lbp->ab", U @ C, U)  # sum over levels of U_j C U_j
         CE = C @ E
+        QDU = Q @ DU
         trace_first -= np.einsum("mab,ba->m", d[:, 0], UCU)
         trace_second -= np.einsum("mnab,ba->mn", dd, UCU)
         trace_product += (np.einsum("mpq,nqp->mn", CE, CE)
-                          - 2.0 * np.einsum("mlap,pq,nlaq->mn", DU, C, Q @ DU))
+                          - 2.0 * (DU @ C).reshape(m, -1) @ QDU.reshape(m, -1).T)
     proj = np.einsum("lap,mla->mp", U, Dz)  # U'D_m z
-    zDQDz = np.einsum("mla,lab,nlb->mn", Dz, Q, Dz) - proj @ C @ proj.T
-    zDDz = np.einsum("mnab,la,lb->mn", dd, z, z)
+    QDz = (Q @ Dz[..., None])[..., 0]
+    zDQDz = Dz.reshape(m, -1) @ QDz.reshape(m, -1).T - proj @ C @ proj.T
+    zDDz = np.einsum("mnab,ab->mn", dd, z.reshape(-1, z.shape[-1]).T @ z.reshape(-1, z.shape[-1]))
     return ThetaDerivatives(
         log_det_gradient=trace_first,
         log_det_hessian=trace_second - trace_product,
@@ -188,7 +192,8 @@ def theta_derivatives(problem: LmmProblem, solution: PlsSolution) -> ThetaDeriva
     )
 
 
-def varpar_derivatives(problem: LmmProblem, solution: PlsSolution) -> tuple[np.ndarray, np.ndarray]:
+def varpar_derivatives(problem: LmmProblem, solution: PlsSolution,
+                       theta_der: ThetaDerivatives | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Exact Hessian of lmerTest's ``devfun_vp`` and Jacobian of ``get_covbeta``.
 
     Parameters
@@ -198,6 +203,8 @@ def varpar_derivatives(problem: LmmProblem, solution: PlsSolution) -> tuple[np.n
         The PLS solution at the point of differentiation (:math:`\\hat\\theta`); its
         ``REML`` flag selects the deviance and its :math:`\\hat\\sigma` is used for
         :math:`\\sigma`.
+    theta_der : ThetaDerivatives, optional
+        :func:`theta_derivatives` at the same solution, if already computed.
 
     Returns
     -------
@@ -206,7 +213,7 @@ def varpar_derivatives(problem: LmmProblem, solution: PlsSolution) -> tuple[np.n
     jacobian : numpy.ndarray
         Shape ``(n_theta + 1, p, p)``: :math:`\\partial C / \\partial\\varphi_k`.
     """
-    der = theta_derivatives(problem, solution)
+    der = theta_derivatives(problem, solution) if theta_der is None else theta_der
     sigma = solution.sigma
     m = problem.n_theta
     resid_df = problem.n - problem.p if solution.REML else problem.n
@@ -218,7 +225,8 @@ def varpar_derivatives(problem: LmmProblem, solution: PlsSolution) -> tuple[np.n
     return H, jacobian
 
 
-def profiled_derivatives(problem: LmmProblem, solution: PlsSolution) -> tuple[np.ndarray, np.ndarray]:
+def profiled_derivatives(problem: LmmProblem, solution: PlsSolution,
+                         theta_der: ThetaDerivatives | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Gradient and Hessian over theta of the profiled deviance :math:`d(\\theta)` of
     :mod:`mlmtools.deviance` (REML criterion or ML deviance, as ``solution.REML``).
 
@@ -228,8 +236,10 @@ def profiled_derivatives(problem: LmmProblem, solution: PlsSolution) -> tuple[np
         \\partial_k d = \\partial_k \\log|\\cdot| + m\\,\\frac{\\partial_k r}{r},\\qquad
         \\partial_{kl} d = \\partial_{kl} \\log|\\cdot|
             + m\\left(\\frac{\\partial_{kl} r}{r} - \\frac{\\partial_k r\\,\\partial_l r}{r^2}\\right).
+
+    ``theta_der`` is :func:`theta_derivatives` at the same solution, if already computed.
     """
-    der = theta_derivatives(problem, solution)
+    der = theta_derivatives(problem, solution) if theta_der is None else theta_der
     m = problem.n - problem.p if solution.REML else problem.n
     r = solution.pwrss
     gradient = der.log_det_gradient + m * der.pwrss_gradient / r
