@@ -29,7 +29,7 @@ from scipy import stats
 
 from mlmtools import rformat
 from mlmtools.formula import FixedSpec
-from mlmtools.lmer_summary import TextReport
+from mlmtools.merformat import TextReport
 
 if TYPE_CHECKING:
     from mlmtools.lmer import LmerResult
@@ -223,7 +223,7 @@ def type3_contrasts(fit: LmerResult) -> dict[str, np.ndarray]:
     """lmerTest's type III contrast matrices (``extract_contrasts_type3``), one per term.
 
     With :math:`X` the model's design (treatment coding) and :math:`\\tilde X` the
-    over-parameterised design of :func:`_overparameterized_design`, the basic contrasts are
+    over-parameterised design of ``_overparameterized_design``, the basic contrasts are
     :math:`L = (X^{+}\\tilde X)^\\top`, rounded as R's ``zapsmall``.  Going from higher- to
     lower-order terms, the columns of :math:`L` of a term contained in other terms are
     replaced by their least-squares residuals on the columns of the containing terms.  The
@@ -307,8 +307,15 @@ def anova(*fits: LmerResult, names: list[str] | None = None, refit: bool = True,
     chooses how Satterthwaite's derivatives are taken, see :mod:`mlmtools.satterthwaite`);
     ``anova(m1, m2, ...)`` or ``anova(m1=m1, m2=m2)`` gives lme4's likelihood-ratio table
     (:func:`compare_models`); keyword names become row labels.
+
+    Raises
+    ------
+    TypeError
+        An argument that is not an lmer fit (:class:`~mlmtools.lmer.LmerResult`).
+    ValueError
+        No model, or models fitted to different data.
     """
-    from mlmtools.lmer import check_ddf
+    from mlmtools.lmer import LmerResult, check_ddf
 
     ddf = check_ddf(ddf)
     models = list(fits) + list(named.values())
@@ -316,6 +323,9 @@ def anova(*fits: LmerResult, names: list[str] | None = None, refit: bool = True,
         names = [f"model{i + 1}" for i in range(len(fits))] + list(named)
     if not models:
         raise ValueError("anova needs at least one fitted model")
+    for model in models:
+        if not isinstance(model, LmerResult):
+            raise TypeError(f"anova compares lmer fits, got {type(model).__name__}")
     if len(models) == 1:
         return type3_table(models[0], ddf, derivatives)
     return compare_models(*models, names=names, refit=refit)

@@ -58,7 +58,6 @@ from __future__ import annotations
 import math
 import numbers
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -66,8 +65,9 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
+from mlmtools import numderiv
 from mlmtools._seeding import SeedLike, as_generator
-from mlmtools.exceptions import SingularFitWarning
+from mlmtools.exceptions import ConvergenceWarning, SingularFitWarning
 
 __all__ = [
     "BalancedFit",
@@ -80,12 +80,8 @@ __all__ = [
 
 FloatArray = NDArray[np.float64]
 
-# numDeriv's zero.tol: coordinates smaller than this get an absolute step of 1e-4.
-_NUMDERIV_ZERO_TOL = math.sqrt(np.finfo(float).eps / 7e-7)
 # lme4's boundary.tol: optima this close to sigma_u = 0 go to the general engine.
 _BOUNDARY_TOL = 1e-5
-
-_VarparFunction = Callable[[FloatArray, FloatArray], FloatArray]  # f(theta, sigma), vectorized
 
 
 @dataclass(frozen=True)
@@ -280,10 +276,16 @@ def _general_engine_fit(y_flat: FloatArray, cluster_size: int, design: FloatArra
     for k, name in enumerate(predictors, start=1):
         data[name] = np.repeat(design[:, k], cluster_size)
     formula = "y ~ " + " + ".join(predictors or ["1"]) + " + (1 | cluster)"
+    # Silenced on purpose: every boundary data set is counted, and the caller reports them in
+    # one SingularFitWarning (_warn_boundary) instead of one warning per refit.  At the
+    # boundary lmerTest's Hessian of the variance parameters has an eigenvalue near zero, and
+    # the ConvergenceWarning saying so is the same news.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SingularFitWarning)
+        warnings.filterwarnings("ignore", "Model may not have converged with .* close to zero",
+                                ConvergenceWarning)
         fit = lmer(formula, data, REML=True)
-    satterthwaite = fit.coef_table(ddf="satterthwaite").to_numpy(dtype=float)
+        satterthwaite = fit.coef_table(ddf="satterthwaite").to_numpy(dtype=float)
     wald = fit.coef_table(ddf="none").to_numpy(dtype=float)
     sigma2_within = fit.sigma**2
     sigma2_between = float((fit.theta[0] * fit.sigma) ** 2)
@@ -356,50 +358,6 @@ def _lme4_theta(profile: _Profile, start: FloatArray) -> FloatArray:
         optimizer.set_maxeval(100_000)
         theta[index] = optimizer.optimize([float(start[index])])[0]
     return theta
-
-
-def _richardson(approximations: list[FloatArray]) -> FloatArray:
-    """numDeriv's Richardson extrapolation over steps halved each time."""
-    values = list(approximations)
-    for order in range(1, len(approximations)):
-        factor = 4.0**order
-        values = [(values[k + 1] * factor - values[k]) / (factor - 1.0) for k in range(len(values) - 1)]
-    return values[0]
-
-
-def _numderiv_steps(x: FloatArray, d: float) -> FloatArray:
-    return np.abs(d * x) + 1e-4 * (np.abs(x) < _NUMDERIV_ZERO_TOL)
-
-
-def _numderiv_hessian(func: _VarparFunction, theta: FloatArray,
-                      sigma: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """numDeriv's ``hessian`` (``genD``: d = 0.1, r = 4) of ``func(theta, sigma)``, vectorized.
-
-    Returns the three distinct entries :math:`(H_{\\theta\\theta}, H_{\\theta\\sigma}, H_{\\sigma\\sigma})`.
-    """
-    f0 = func(theta, sigma)
-    h_theta, h_sigma = _numderiv_steps(theta, 0.1), _numderiv_steps(sigma, 0.1)
-    steps = [(h_theta / 2**k, h_sigma / 2**k) for k in range(4)]
-    theta_theta = _richardson([(func(theta + ht, sigma) - 2 * f0 + func(theta - ht, sigma)) / ht**2
-                               for ht, _ in steps])
-    sigma_sigma = _richardson([(func(theta, sigma + hs) - 2 * f0 + func(theta, sigma - hs)) / hs**2
-                               for _, hs in steps])
-    cross = _richardson([
-        (func(theta + ht, sigma + hs) - 2 * f0 + func(theta - ht, sigma - hs)
-         - theta_theta * ht**2 - sigma_sigma * hs**2) / (2 * ht * hs)
-        for ht, hs in steps
-    ])
-    return theta_theta, cross, sigma_sigma
-
-
-def _numderiv_gradient(func: _VarparFunction, theta: FloatArray, sigma: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """numDeriv's ``jacobian`` (d = 1e-4, r = 4) of ``func(theta, sigma)``, vectorized."""
-    h_theta, h_sigma = _numderiv_steps(theta, 1e-4), _numderiv_steps(sigma, 1e-4)
-    by_theta = _richardson([(func(theta + h_theta / 2**k, sigma) - func(theta - h_theta / 2**k, sigma))
-                            / (2 * h_theta / 2**k) for k in range(4)])
-    by_sigma = _richardson([(func(theta, sigma + h_sigma / 2**k) - func(theta, sigma - h_sigma / 2**k))
-                            / (2 * h_sigma / 2**k) for k in range(4)])
-    return by_theta, by_sigma
 
 
 def fit_balanced_random_intercept(y: ArrayLike, cluster_size: int, x_cluster: ArrayLike,
@@ -528,9 +486,11 @@ def _fit_random_intercept(y: ArrayLike, cluster_size: int, x_cluster: ArrayLike,
         """:math:`C_{kk} / [(X_c^\\top X_c)^{-1}]_{kk} = \\sigma^2 a / m`."""
         return sigma_**2 * (1.0 + cluster_size * theta_**2) / cluster_size
 
-    h_tt, h_ts, h_ss = _numderiv_hessian(profile.reml_deviance_varpar, theta, sigma)
+    varpar = np.stack([theta, sigma])  # one column per data set, as numDeriv's x
+    hess = numderiv.hessian(lambda v: profile.reml_deviance_varpar(v[0], v[1]), varpar)
+    h_tt, h_ts, h_ss = hess[0, 0], hess[1, 0], hess[1, 1]
     determinant = h_tt * h_ss - h_ts**2
-    g_theta, g_sigma = _numderiv_gradient(variance_factor, theta, sigma)
+    g_theta, g_sigma = numderiv.jacobian(lambda v: variance_factor(v[0], v[1]), varpar)
     # g'Ag with A = 2 H^{-1}, in units of [(X_c'X_c)^{-1}]_kk squared (it cancels in the df)
     quadratic = 2.0 * (g_theta**2 * h_ss - 2.0 * g_theta * g_sigma * h_ts + g_sigma**2 * h_tt) / determinant
     factor = variance_factor(theta, sigma)

@@ -29,9 +29,11 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
+from mlmtools import rformat
 from mlmtools._blas import single_blas_thread, suits_one_thread
 from mlmtools.deviance import deviance, make_problem, solve
-from mlmtools.exceptions import SingularFitWarning
+from mlmtools._stacklevel import user_stacklevel
+from mlmtools.exceptions import ConvergenceWarning, SingularFitWarning
 
 if TYPE_CHECKING:
     from mlmtools.lmer import LmerResult
@@ -49,8 +51,18 @@ def parameter_names(fit: LmerResult) -> list[str]:
 
 
 def _columns(level: float) -> list[str]:
+    """lme4's column labels: ``paste(format(100 * a, trim = TRUE, scientific = FALSE,
+    digits = 3), "%")`` of both tail probabilities, formatted together as R formats a vector.
+
+    :func:`mlmtools.rformat.format_vector` has no ``scientific = FALSE``; for the rare levels
+    where it would choose scientific notation (level 0.999 and beyond) each label is
+    formatted on its own instead."""
     lower = (1 - level) / 2
-    return [f"{100 * lower:.3g} %", f"{100 * (1 - lower):.3g} %"]
+    percents = np.array([lower, 1 - lower]) * 100
+    texts = rformat.format_vector(percents, 3)
+    if any("e" in text for text in texts):
+        texts = [rformat.format_number(p, 3) for p in percents]
+    return [f"{text.strip()} %" for text in texts]
 
 
 def wald(fit: LmerResult, level: float = 0.95) -> pd.DataFrame:
@@ -241,11 +253,23 @@ def _profile_fixed(fit: LmerResult, j: int, z: float, ml_fit: LmerResult) -> tup
 
 
 def profile(fit: LmerResult, level: float = 0.95) -> pd.DataFrame:
-    """Profile-likelihood intervals for all parameters (see the module docstring)."""
+    """Profile-likelihood intervals for all parameters (see the module docstring).
+
+    Warns
+    -----
+    SingularFitWarning, ConvergenceWarning
+        Once each, when the maximum-likelihood refit of a REML fit (which the profile is
+        computed from) is singular or did not converge.
+    """
     z = stats.norm.ppf((1 + level) / 2)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", SingularFitWarning)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         ml_fit = fit.refit_ml()
+    for category in (SingularFitWarning, ConvergenceWarning):
+        found = [w for w in caught if issubclass(w.category, category)]
+        if found:
+            warnings.warn(f"maximum-likelihood refit for the profile: {found[0].message}", category,
+                          stacklevel=user_stacklevel())
     names = parameter_names(fit)
     rows = [_profile_variance(fit, i, z, ml_fit) for i in range(len(names))]
     rows += [_profile_fixed(fit, j, z, ml_fit) for j in range(len(fit.fixef))]

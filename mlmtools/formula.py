@@ -29,6 +29,7 @@ column of the offending token and a caret under it.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass, field
@@ -152,6 +153,19 @@ Node = Union[Num, Name, Call, Unary, Binary, Paren, Bar]
 # ---------------------------------------------------------------------------------------
 
 
+class _FrozenDict(dict):
+    """A dict that refuses changes: parse results are cached and shared between callers."""
+
+    def _refuse(self, *args: object, **kwargs: object) -> None:
+        raise TypeError("the variables of a parsed formula cannot be changed (the parse is "
+                        "shared); copy them with dict(...) first")
+
+    __setitem__ = __delitem__ = __ior__ = clear = pop = popitem = setdefault = update = _refuse
+
+    def __reduce__(self) -> tuple:
+        return (_FrozenDict, (dict(self),))
+
+
 @dataclass(frozen=True)
 class FixedSpec:
     """The expansion of a one-sided formula, as R's ``terms()`` object holds it.
@@ -165,12 +179,17 @@ class FixedSpec:
         the formula (so ``x:z`` and ``z:x`` give the same term). Terms are sorted by degree,
         keeping formula order within a degree.
     variables : dict
-        Variable label (R's deparsed expression, e.g. ``"log(x)"``) -> syntax node.
+        Variable label (R's deparsed expression, e.g. ``"log(x)"``) -> syntax node; read-only,
+        since parse results are cached and shared.
     """
 
     intercept: bool
     terms: tuple[tuple[str, ...], ...]
     variables: dict[str, Node]
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.variables, _FrozenDict):
+            object.__setattr__(self, "variables", _FrozenDict(self.variables))
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -826,12 +845,13 @@ def parse_formula(text: str) -> ParsedFormula:
     if not isinstance(text, str):
         raise TypeError(f"formula must be a string, got {type(text).__name__}")
     try:
-        return _parse_and_expand(text)
+        return _parse_and_expand(str(text))
     except RecursionError:
         raise FormulaError(f"formula is too deeply nested or too long to parse "
                            f"({len(text)} characters)") from None
 
 
+@functools.lru_cache(maxsize=256)
 def _parse_and_expand(text: str) -> ParsedFormula:
     response, rhs = _Parser(text).parse()
     if response is not None:

@@ -42,6 +42,7 @@ from mlmtools import rformat
 from mlmtools.exceptions import ConvergenceWarning, FormulaError
 from mlmtools.gee_correlation import Independence, WorkingCorrelation, make_correlation, pair_indices
 from mlmtools.gee_variance import ClusterPieces, GeeCovariance, geepack_covariance
+from mlmtools.merformat import TextReport
 from mlmtools.formula import parse_formula
 from mlmtools.modelframe import ColumnNotFoundError, build_model
 
@@ -310,8 +311,8 @@ def _formula_text(formula: str) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class GeeSummary:
+@dataclass(frozen=True, repr=False)
+class GeeSummary(TextReport):
     """geepack's ``summary.geeglm``: the tables, and their print layout as ``str()``.
 
     Attributes
@@ -338,7 +339,8 @@ class GeeSummary:
     n_clusters: int
     max_cluster_size: int
 
-    def __str__(self) -> str:
+    def format(self) -> str:
+        """The printed summary, as geepack's ``print(summary(fit))``."""
         digits = 4
         parts = ["", "Call:", self.call, "", " Coefficients:"]
         parts.append(rformat.print_coefmat(self.coefficients, digits=digits).rstrip("\n"))
@@ -356,9 +358,6 @@ class GeeSummary:
             f"Number of clusters:   {self.n_clusters}  Maximum cluster size: {self.max_cluster_size} "
         )
         return "\n".join(parts) + "\n"
-
-    def _repr_pretty_(self, printer, cycle: bool) -> None:  # IPython / Jupyter display
-        printer.text(str(self))
 
 
 class GeeFit:
@@ -408,6 +407,11 @@ class GeeFit:
     @property
     def params(self) -> pd.Series:
         """Alias of :attr:`coefficients` (statsmodels' name)."""
+        return self.coefficients
+
+    @property
+    def fixef(self) -> pd.Series:
+        """Alias of :attr:`coefficients`, the name the mixed-model results use."""
         return self.coefficients
 
     @property
@@ -484,7 +488,9 @@ class GeeFit:
         return self._in_caller_order(values)
 
     # -- tables ------------------------------------------------------------------------------
-    def _coefficient_table(self) -> pd.DataFrame:
+    def coef_table(self) -> pd.DataFrame:
+        """geepack's coefficient table: Estimate, Std.err (robust), Wald
+        :math:`(\\hat\\beta_k/\\mathrm{SE}_k)^2` and Pr(>|W|) from :math:`\\chi^2_1`."""
         estimate = self._estimates.beta
         std_err = self.std_errors.to_numpy()
         wald = (estimate / std_err) ** 2
@@ -495,6 +501,10 @@ class GeeFit:
             index=self._names,
         )
 
+    def _coefficient_table(self) -> pd.DataFrame:
+        """Former name of :meth:`coef_table`."""
+        return self.coef_table()
+
     def summary(self) -> GeeSummary:
         """geepack's ``summary()``: coefficient, scale and correlation tables; ``print()`` it for R's layout.
 
@@ -503,19 +513,27 @@ class GeeFit:
         scale = pd.DataFrame({"Estimate": [self.scale], "Std.err": [self.scale_se]}, index=["(Intercept)"])
         correlation = pd.DataFrame({"Estimate": self.alpha, "Std.err": self.alpha_se}, index=self._alpha_names)
         return GeeSummary(
-            call=self.call, coefficients=self._coefficient_table(), scale=scale,
+            call=self.call, coefficients=self.coef_table(), scale=scale,
             correlation=correlation, corstr=self.corstr, link="identity",
             n_clusters=self.n_clusters, max_cluster_size=self.max_cluster_size,
         )
 
-    def _tidy(self, conf_int: bool = False, conf_level: float = 0.95) -> pd.DataFrame:
+    def _tidy(self, effects: str | Sequence[str] = "fixed", conf_int: bool = False,
+              conf_level: float = 0.95) -> pd.DataFrame:
         """broom's ``tidy()`` of a geeglm: one row per coefficient.
 
-        Columns ``term, estimate, std_error, statistic`` (the Wald :math:`\\chi^2`), ``p_value``,
-        and, with ``conf_int``, Wald limits :math:`\\hat\\beta \\pm z_{(1+\\ell)/2}\\,\\mathrm{SE}`.
+        Columns ``effect`` (always ``"fixed"``: a GEE has no random-effect parameters, and
+        ``effects`` accepts only ``"fixed"``), ``term, estimate, std_error, statistic`` (the
+        Wald :math:`\\chi^2`), ``p_value``, and, with ``conf_int``, Wald limits
+        :math:`\\hat\\beta \\pm z_{(1+\\ell)/2}\\,\\mathrm{SE}`.
         """
-        table = self._coefficient_table()
+        from mlmtools.tidy import check_conf_level, check_effects, wald_limits
+
+        check_effects(effects, allowed=("fixed",))
+        conf_level = check_conf_level(conf_level)
+        table = self.coef_table()
         tidy = pd.DataFrame({
+            "effect": "fixed",
             "term": self._names,
             "estimate": table["Estimate"].to_numpy(),
             "std_error": table["Std.err"].to_numpy(),
@@ -523,9 +541,7 @@ class GeeFit:
             "p_value": table["Pr(>|W|)"].to_numpy(),
         })
         if conf_int:
-            z = stats.norm.ppf((1.0 + conf_level) / 2.0)
-            tidy["conf_low"] = tidy["estimate"] - z * tidy["std_error"]
-            tidy["conf_high"] = tidy["estimate"] + z * tidy["std_error"]
+            tidy["conf_low"], tidy["conf_high"] = wald_limits(tidy["estimate"], tidy["std_error"], conf_level)
         return tidy
 
     def qic(self) -> pd.Series:

@@ -210,6 +210,7 @@ class Unstructured(WorkingCorrelation):
         return slope
 
 
+#: geepack's ``corstr`` names and the working-correlation classes they select.
 CORRELATION_STRUCTURES: dict[str, type[WorkingCorrelation]] = {
     "independence": Independence,
     "exchangeable": Exchangeable,
@@ -224,7 +225,7 @@ def make_correlation(corstr: str) -> WorkingCorrelation:
     Raises
     ------
     ValueError
-        If ``corstr`` is not one of :data:`CORRELATION_STRUCTURES`.
+        If ``corstr`` is not one of the keys of ``CORRELATION_STRUCTURES``.
     """
     try:
         return CORRELATION_STRUCTURES[corstr]()

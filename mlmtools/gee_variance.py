@@ -173,13 +173,13 @@ def geepack_covariance(
 
     Parameters
     ----------
-    pieces : list of ClusterPieces
+    pieces : list of ~mlmtools.gee_variance.ClusterPieces
         One entry per cluster, in geepack's cluster order.
     scale : float
         The scale estimate :math:`\\hat\\phi`.
     alpha : numpy.ndarray
         The correlation estimates, shape ``(q,)``.
-    structure : WorkingCorrelation
+    structure : ~mlmtools.gee_correlation.WorkingCorrelation
         The working-correlation structure (already set up).
     """
     p = pieces[0].gradient.shape[1]

@@ -10,7 +10,7 @@ parameterization is that of :mod:`mlmtools.deviance`, without :math:`\\sigma`).
 2. stage 2: minimise the Laplace deviance (``nAGQ = 1``) or the adaptive Gauss-Hermite
    deviance (``nAGQ > 1``, :mod:`mlmtools.agq`) over :math:`(\\theta, \\beta)`, PIRLS
    giving :math:`\\tilde u` at each point, with lme4's own bounded Nelder-Mead
-   (:func:`nelder_mead`, replayed step for step: lme4 reports the best point that search
+   (:func:`mlmtools.optimizer.nelder_mead`, replayed step for step: lme4 reports the best point that search
    evaluated, a little short of the exact optimum);
 3. standard errors of :math:`\\hat\\beta` from the finite-difference Hessian :math:`H` of that
    deviance over :math:`(\\theta, \\beta)` (central differences, step :math:`10^{-4}`):
@@ -26,7 +26,6 @@ optimum agrees with lme4's ``minqa::bobyqa`` to about 1e-8.
 from __future__ import annotations
 
 import dataclasses
-import html
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -42,20 +41,22 @@ from mlmtools.deviance import LmmProblem, lambda_times, make_problem
 from mlmtools.exceptions import ConvergenceWarning, SingularFitWarning
 from mlmtools.families import Family, get_family
 from mlmtools.lmer import MixedModelResult
-from mlmtools.lmer_summary import (
+from mlmtools.merformat import (
     CORRELATION_MAX,
     DIGITS,
-    _format_call,
-    _format_coefficients,
-    _format_correlation,
-    _format_criterion,
-    _format_groups,
-    _format_random_effects,
-    _wrap_words,
-    cat_fill,
+    TextReport,
+    format_call,
+    format_coefficients,
+    format_convergence,
+    format_correlation,
+    format_criterion,
+    format_groups,
+    format_random_effects,
+    format_title,
 )
 from mlmtools.modelframe import ModelFrame
-from mlmtools.optimizer import OptSummary
+from mlmtools.numderiv import central_derivatives
+from mlmtools.optimizer import OptSummary, bobyqa, check_boundary, check_gradient, nelder_mead
 from mlmtools.pirls import (
     GlmmData,
     PirlsError,
@@ -70,6 +71,7 @@ GRADIENT_TOL = 2e-3  # glmerControl(check.conv.grad = .makeCC(tol = 2e-3))
 BOUNDARY_TOL = 1e-5  # glmerControl(boundary.tol = 1e-5)
 CLASS_NAME = "glmerMod"
 RESIDUAL_TYPES = ("deviance", "pearson", "response", "working")
+GLMM_DDF = ("none", "wald")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -115,200 +117,6 @@ class _Deviance:
         return result.laplace
 
 
-def _minimize(objective: Callable[[np.ndarray], float], start: np.ndarray, lower: np.ndarray,
-              step: np.ndarray, xtol_rel: float, ftol_abs: float) -> tuple[np.ndarray, float, bool, str, int]:
-    """Bounded derivative-free minimisation: NLopt's BOBYQA, or SciPy's COBYQA without nlopt.
-
-    Returns (x, f(x), success, message, number of evaluations).
-    """
-    count = [0]
-
-    def counted(x: np.ndarray, *_: Any) -> float:
-        count[0] += 1
-        return objective(np.asarray(x, dtype=float))
-
-    try:
-        import nlopt
-    except ImportError:
-        from scipy.optimize import Bounds, minimize
-
-        res = minimize(lambda y: counted(start + y * step), np.zeros_like(start), method="COBYQA",
-                       bounds=Bounds((lower - start) / step, np.full(len(start), np.inf)),
-                       options={"initial_tr_radius": 1.0, "final_tr_radius": 1e-9, "maxfev": 20_000})
-        x = start + res.x * step
-        return x, float(res.fun), bool(res.success), str(res.message), count[0]
-
-    opt = nlopt.opt(nlopt.LN_BOBYQA, len(start))
-    opt.set_lower_bounds(lower)
-    opt.set_upper_bounds(np.full(len(start), np.inf))
-    opt.set_min_objective(counted)
-    opt.set_initial_step(step)
-    opt.set_xtol_rel(xtol_rel)
-    opt.set_ftol_abs(ftol_abs)
-    opt.set_maxeval(20_000)
-    x0 = np.maximum(np.asarray(start, dtype=float), lower)
-    try:
-        x = opt.optimize(x0)
-    except nlopt.RoundoffLimited:
-        return x0, objective(x0), False, "NLOPT_ROUNDOFF_LIMITED", count[0]
-    code = opt.last_optimize_result()
-    ok = code > 0 and code != nlopt.MAXEVAL_REACHED
-    return np.asarray(x, dtype=float), float(opt.last_optimum_value()), ok, f"NLopt code {code}", count[0]
-
-
-def _close(a: float, b: float) -> bool:
-    return abs(a - b) <= 1e-13 * (abs(a) + abs(b))
-
-
-def nelder_mead(objective: Callable[[np.ndarray], float], start: np.ndarray, lower: np.ndarray,
-                step: np.ndarray, xtol_abs: np.ndarray, maxeval: int = 10_000
-                ) -> tuple[np.ndarray, float, bool, str, int]:
-    """lme4's bounded Nelder-Mead (``lme4::Nelder_Mead``, after NLopt's ``nldrmd``), step for step.
-
-    The first simplex is ``start`` plus ``step[i]`` along each axis (pushed back inside the
-    bounds).  Each round reflects the worst vertex :math:`x_h` through the centroid :math:`c`
-    of the others, :math:`x_r = c + (c - x_h)`, expands (:math:`c + 2(c - x_h)`) after a new
-    best value, accepts :math:`x_r` when it beats the worst value, else contracts
-    (:math:`c \\mp \\tfrac12(c - x_h)`) and, if that fails too, shrinks the simplex halfway
-    towards its best vertex.  Points are clipped to the bounds.  It stops when every
-    coordinate of every vertex is within ``xtol_abs`` of the centroid.  Replaying lme4's exact
-    path matters because lme4 reports the best point it evaluated, not the exact optimum.
-
-    Returns (best x, best value, success, message, number of evaluations).
-    """
-    n = len(start)
-    upper = np.full(n, np.inf)
-    x0 = np.asarray(start, dtype=float)
-    pts = np.tile(x0[:, None], (1, n + 1))
-    for i in range(n):
-        size = abs(step[i])
-        pts[i, i + 1] += step[i]
-        if pts[i, i + 1] < lower[i]:
-            pts[i, i + 1] = lower[i] if x0[i] - lower[i] > 0.1 * size else x0[i] + size
-        if _close(pts[i, i + 1], x0[i]):
-            raise ValueError("cannot generate a feasible Nelder-Mead simplex")
-    best = {"x": x0.copy(), "f": np.inf, "evals": 0}
-
-    def evaluate(x: np.ndarray) -> float:
-        value = float(objective(x))
-        best["evals"] += 1
-        if value < best["f"]:
-            best["x"], best["f"] = x.copy(), value
-        if best["evals"] > maxeval:
-            raise _EvaluationLimit
-        return value
-
-    def reflect(center: np.ndarray, scale: float, old: np.ndarray, centroid: np.ndarray):
-        new = np.minimum(np.maximum(center + scale * (center - old), lower), upper)
-        same_as_centroid = all(_close(a, b) for a, b in zip(new, centroid))
-        same_as_old = all(_close(a, b) for a, b in zip(new, old))
-        return new, not (same_as_centroid or same_as_old)
-
-    def result(message: str, ok: bool = True):
-        return best["x"], best["f"], ok, message, best["evals"]
-
-    try:
-        vals = np.array([evaluate(pts[:, k]) for k in range(n + 1)])
-        while True:
-            low, high = int(np.argmin(vals)), int(np.argmax(vals))
-            f_low, f_high = vals[low], vals[high]
-            centroid = (pts.sum(axis=1) - pts[:, high]) / n
-            spread = np.max(np.abs(pts - centroid[:, None]), axis=1)
-            if np.all((spread < xtol_abs) | (spread == 0)):
-                return result("parameter values converged to within tolerance")
-            reflected, ok = reflect(centroid, 1.0, pts[:, high], centroid)
-            if not ok:
-                return result("parameter values converged to within tolerance")
-            f_reflected = evaluate(reflected)
-            if f_reflected < f_low:
-                expanded, ok = reflect(centroid, 2.0, pts[:, high], centroid)
-                if not ok:
-                    return result("parameter values converged to within tolerance")
-                f_expanded = evaluate(expanded)
-                if f_expanded < vals[high]:
-                    pts[:, high], vals[high] = expanded, f_expanded
-                else:
-                    pts[:, high], vals[high] = reflected, f_reflected
-                continue
-            if f_reflected < f_high:
-                pts[:, high], vals[high] = reflected, f_reflected
-                continue
-            contracted, ok = reflect(centroid, -0.5 if f_high <= f_reflected else 0.5, pts[:, high],
-                                     centroid)
-            if not ok:
-                return result("parameter values converged to within tolerance")
-            f_contracted = evaluate(contracted)
-            if f_contracted < f_reflected and f_contracted < f_high:
-                pts[:, high], vals[high] = contracted, f_contracted
-                continue
-            for k in range(n + 1):
-                if k != low:
-                    pts[:, k], ok = reflect(pts[:, low], -0.5, pts[:, k], centroid)
-                    if not ok:
-                        return result("parameter values converged to within tolerance")
-            vals = np.array([evaluate(pts[:, k]) for k in range(n + 1)])
-    except _EvaluationLimit:
-        return result(f"failure to converge in {maxeval} evaluations", ok=False)
-
-
-class _EvaluationLimit(Exception):
-    pass
-
-
-def finite_difference_derivatives(objective: Callable[[np.ndarray], float], x: np.ndarray,
-                                  fx: float, delta: float = HESSIAN_DELTA) -> tuple[np.ndarray, np.ndarray]:
-    """Gradient and Hessian by central differences (lme4's ``deriv12``).
-
-    .. math::
-        g_i = \\frac{f(x + \\delta e_i) - f(x - \\delta e_i)}{2\\delta},\\qquad
-        H_{ii} = \\frac{f(x + \\delta e_i) - 2 f(x) + f(x - \\delta e_i)}{\\delta^2},
-
-        H_{ij} = \\frac{f(x + \\delta e_i + \\delta e_j) - f(x + \\delta e_i - \\delta e_j)
-            - f(x - \\delta e_i + \\delta e_j) + f(x - \\delta e_i - \\delta e_j)}{4\\delta^2}.
-    """
-    k = len(x)
-    grad, hess = np.empty(k), np.empty((k, k))
-    steps = np.eye(k) * delta
-    for i in range(k):
-        f_plus, f_minus = objective(x + steps[i]), objective(x - steps[i])
-        grad[i] = (f_plus - f_minus) / (2 * delta)
-        hess[i, i] = (f_plus - 2 * fx + f_minus) / delta**2
-        for j in range(i):
-            hess[i, j] = hess[j, i] = (
-                objective(x + steps[i] + steps[j]) - objective(x + steps[i] - steps[j])
-                - objective(x - steps[i] + steps[j]) + objective(x - steps[i] - steps[j])
-            ) / (4 * delta**2)
-    return grad, hess
-
-
-def _check_boundary(objective: Callable[[np.ndarray], float], x: np.ndarray, fx: float,
-                    lower: np.ndarray) -> tuple[np.ndarray, float]:
-    """lme4's ``check.boundary``: a parameter within ``BOUNDARY_TOL`` of its lower bound is put
-    on the bound when that does not increase the deviance."""
-    gap = x - lower
-    for i in np.flatnonzero((gap > 0) & (gap < BOUNDARY_TOL)):
-        trial = x.copy()
-        trial[i] = lower[i]
-        f_trial = objective(trial)
-        if f_trial <= fx:
-            x, fx = trial, f_trial
-    return x, fx
-
-
-def _gradient_message(grad: np.ndarray, hess: np.ndarray, free: np.ndarray) -> str | None:
-    """lme4's ``check.conv.grad``: the Hessian-scaled gradient of the free parameters."""
-    if not free.any():
-        return None
-    g, h = grad[free], hess[np.ix_(free, free)]
-    try:
-        size = float(np.max(np.abs(np.linalg.solve(np.linalg.cholesky(h), g))))
-    except np.linalg.LinAlgError:
-        size = float(np.max(np.abs(g)))
-    if size > GRADIENT_TOL:
-        return f"Model failed to converge with max|grad| = {size:.6g} (tol = {GRADIENT_TOL:g})"
-    return None
-
-
 # ---------------------------------------------------------------------------------------------
 # The result
 # ---------------------------------------------------------------------------------------------
@@ -344,7 +152,7 @@ class GlmerResult(MixedModelResult):
 
     @property
     def sigma(self) -> float:
-        """1: binomial and Poisson models have no scale parameter (lme4's ``sigma()``)."""
+        """Always 1, as lme4's ``sigma()``: binomial and Poisson models have no scale parameter."""
         return 1.0
 
     @property
@@ -402,7 +210,14 @@ class GlmerResult(MixedModelResult):
 
     def coef_table(self, ddf: str = "none") -> pd.DataFrame:
         """Fixed-effects table: Estimate, Std. Error, z value, Pr(>|z|) (Wald z tests,
-        :math:`p = 2\\Phi(-|z|)`). ``ddf`` is accepted for symmetry with lmer; GLMMs use z."""
+        :math:`p = 2\\Phi(-|z|)`).
+
+        ``ddf`` exists for symmetry with lmer; GLMMs use z tests, so only ``"none"`` (or
+        ``"wald"``) is accepted and anything else raises ValueError.
+        """
+        if not isinstance(ddf, str) or ddf.lower() not in GLMM_DDF:
+            raise ValueError(f"ddf must be one of {GLMM_DDF}: GLMMs use z tests (no denominator "
+                             f"degrees of freedom), got {ddf!r}")
         estimate = self._beta
         std_error = np.sqrt(np.diag(self._vcov))
         z = estimate / std_error
@@ -505,65 +320,10 @@ class GlmerResult(MixedModelResult):
         values = self.family.linkinv(eta) if type == "response" else eta
         return pd.Series(values, index=index, name="predicted")
 
-    def _random_part(self, newdata: pd.DataFrame, allow_new_levels: bool) -> np.ndarray:
-        """:math:`Z_{new}\\hat b`, with unseen levels contributing 0 when allowed."""
-        total = np.zeros(len(newdata))
-        for t, (codes, Xi) in zip(self._problem.terms, self._frame.random_matrices(newdata)):
-            unseen = codes < 0
-            if unseen.any() and not allow_new_levels:
-                raise ValueError(
-                    f"newdata has levels of {t.group!r} not seen when fitting (rows "
-                    f"{list(newdata.index[unseen][:5])}); pass allow_new_levels=True to predict "
-                    "them at the population level")
-            effects = self._b[t.b_slice].reshape(t.n_levels, t.k)
-            contribution = np.einsum("ij,ij->i", Xi, effects[np.where(unseen, 0, codes)])
-            total += np.where(unseen, 0.0, contribution)
-        return total
-
     # -- printing and tidying ----------------------------------------------------------
     def summary(self) -> GlmerSummary:
         """lme4's ``summary(glmer)`` (a :class:`GlmerSummary`; print it for R's layout)."""
         return GlmerSummary.from_fit(self)
-
-    def _tidy(self, effects: str | list[str] | tuple[str, ...] = ("fixed", "ran_pars"),
-              conf_int: bool = False, conf_level: float = 0.95, **_: Any) -> pd.DataFrame:
-        """broom.mixed's ``tidy()`` of a glmer fit.
-
-        Fixed rows: ``effect, term, estimate, std_error, statistic`` (z), ``p_value`` and,
-        with ``conf_int``, :math:`\\hat\\beta \\pm z_{(1+\\ell)/2}\\,\\mathrm{SE}`. Random-parameter
-        rows: ``effect, group, term, estimate`` with ``sd__<name>`` and ``cor__<a>.<b>``.
-        """
-        kinds = [effects] if isinstance(effects, str) else list(effects)
-        if not kinds or any(k not in ("fixed", "ran_pars") for k in kinds):
-            raise ValueError(f"effects must be 'fixed' and/or 'ran_pars', got {effects!r}")
-        if not 0 < conf_level < 1:
-            raise ValueError(f"conf_level must be between 0 and 1, got {conf_level}")
-        parts = [self._tidy_fixed(conf_int, conf_level) if k == "fixed" else self._tidy_ran_pars()
-                 for k in kinds]
-        if len(parts) == 1:
-            return parts[0]
-        combined = pd.concat(parts, ignore_index=True)
-        front = ["effect", "group", "term"]
-        return combined[front + [c for c in combined.columns if c not in front]]
-
-    def _tidy_fixed(self, conf_int: bool, conf_level: float) -> pd.DataFrame:
-        table = self.coef_table()
-        out = pd.DataFrame({"effect": "fixed", "term": list(table.index),
-                            "estimate": table["Estimate"].to_numpy(),
-                            "std_error": table["Std. Error"].to_numpy(),
-                            "statistic": table["z value"].to_numpy(),
-                            "p_value": table["Pr(>|z|)"].to_numpy()})
-        if conf_int:
-            z = stats.norm.ppf((1 + conf_level) / 2)
-            out["conf_low"] = out["estimate"] - z * out["std_error"]
-            out["conf_high"] = out["estimate"] + z * out["std_error"]
-        return out
-
-    def _tidy_ran_pars(self) -> pd.DataFrame:
-        vc = self.varcorr()
-        terms = [f"sd__{a}" if b is None else f"cor__{a}.{b}" for a, b in zip(vc["var1"], vc["var2"])]
-        return pd.DataFrame({"effect": "ran_pars", "group": vc["grp"].to_numpy(), "term": terms,
-                             "estimate": vc["sdcor"].to_numpy()})
 
     def __repr__(self) -> str:
         return str(self.summary())
@@ -577,9 +337,14 @@ class GlmerResult(MixedModelResult):
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclass
-class GlmerSummary:
-    """Everything ``summary(glmer_fit)`` shows, as data; ``str()`` gives lme4's layout."""
+@dataclass(repr=False)
+class GlmerSummary(TextReport):
+    """Everything ``summary(glmer_fit)`` shows, as data; ``str()`` gives lme4's layout.
+
+    The fields are those of :class:`~mlmtools.lmer_summary.LmerSummary`, with the family
+    and link in place of the REML flag, and the optimizer of the last stage (``optimizer``,
+    ``code``) printed with the notes.
+    """
 
     method: str
     family: str
@@ -596,9 +361,12 @@ class GlmerSummary:
     coefficients: pd.DataFrame
     correlation: pd.DataFrame
     messages: list[str] = field(default_factory=list)
+    optimizer: str = "Nelder_Mead"
+    code: int = 0
 
     @classmethod
     def from_fit(cls, fit: GlmerResult) -> GlmerSummary:
+        """Compute the summary tables of a fit."""
         vcov = fit.vcov().to_numpy()
         sd = np.sqrt(np.diag(vcov))
         names = list(fit.fixef.index)
@@ -623,45 +391,28 @@ class GlmerSummary:
             term_columns=[(label, t.columns) for label, t in zip(fit._group_labels, fit._problem.terms)],
             ngroups=fit.ngroups, nobs=fit.nobs, coefficients=fit.coef_table(),
             correlation=pd.DataFrame(vcov / np.outer(sd, sd), index=names, columns=names),
-            messages=messages,
+            messages=messages, optimizer=fit.optinfo.optimizer, code=fit.optinfo.code,
         )
 
     def format(self) -> str:
         """The printed summary, as lme4's ``print(summary(m))``."""
         blocks = [
-            _format_title(f"Generalized linear mixed model fit by maximum likelihood ({self.method})"),
+            format_title(f"Generalized linear mixed model fit by maximum likelihood ({self.method})",
+                         CLASS_NAME),
             f" Family: {self.family}  ( {self.link} )",
-            _format_call(self.formula, self.data_name, self.call_extras) + "\n",
-            _format_criterion(False, np.nan, self.likelihood) + "\n",
+            format_call(self.formula, self.data_name, self.call_extras) + "\n",
+            format_criterion(False, np.nan, self.likelihood) + "\n",
             "Scaled residuals: \n" + rformat.print_quantiles(self.residual_quantiles, DIGITS) + "\n",
-            "Random effects:\n" + _format_random_effects(self.varcorr, self.term_columns, DIGITS),
-            _format_groups(self.nobs, self.ngroups),
+            "Random effects:\n" + format_random_effects(self.varcorr, self.term_columns, DIGITS),
+            format_groups(self.nobs, self.ngroups),
         ]
         if len(self.coefficients):
-            blocks.append("\nFixed effects:\n" + _format_coefficients(self.coefficients))
+            blocks.append("\nFixed effects:\n" + format_coefficients(self.coefficients))
             if 1 < len(self.coefficients) <= CORRELATION_MAX:
-                blocks.append("\nCorrelation of Fixed Effects:\n" + _format_correlation(self.correlation))
-        if self.messages:
-            blocks.append("optimizer (Nelder_Mead) convergence code: 0 (OK)\n" + "\n".join(self.messages))
+                blocks.append("\nCorrelation of Fixed Effects:\n" + format_correlation(self.correlation))
+        if self.messages or self.code != 0:
+            blocks.append(format_convergence(self.optimizer, self.code, self.messages))
         return "\n".join(blocks)
-
-    def __str__(self) -> str:
-        return self.format()
-
-    def __repr__(self) -> str:
-        return self.format()
-
-    def _repr_html_(self) -> str:
-        return "<pre>" + html.escape(self.format()) + "</pre>"
-
-
-def _format_title(title: str) -> str:
-    """lme4's ``.prt.methTit``: wrapped (and the class unquoted) when too wide for one line."""
-    width = rformat.PRINT_WIDTH
-    if len(title) + 5 + len(CLASS_NAME) > width:
-        lines = _wrap_words(title, width - 2, exdent=2)
-        return cat_fill([*lines, " [", CLASS_NAME, "]"])
-    return f"{title} ['{CLASS_NAME}']"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -725,12 +476,14 @@ def fit_glmm(frame: ModelFrame, family: Family, nAGQ: int, *, trials: np.ndarray
         theta0[t.diagonal_positions()] = 1.0
     deviance = _Deviance(data, n_theta, nAGQ, _initial_linear_predictor(data, theta0))
 
-    theta1, f1, ok, message, evals = _minimize(deviance.stage1, theta0, problem.lower,
-                                               np.full(n_theta, 0.2), xtol_rel=1e-8, ftol_abs=1e-10)
-    messages = [f"stage 1 (bobyqa): {message}"]
+    stage1_run = bobyqa(deviance.stage1, theta0, problem.lower, maxeval=20_000,
+                        step=np.full(n_theta, 0.2), xtol_abs=None, ftol_abs=1e-10, xtol_rel=1e-8,
+                        final_tr_radius=1e-9)
+    theta1, f1, ok, code, evals = stage1_run.x, stage1_run.fval, stage1_run.ok, stage1_run.code, stage1_run.evals
+    messages = [f"stage 1 (bobyqa): {stage1_run.message}"]
     hessian = None
     if nAGQ == 0:
-        theta1, f1 = _check_boundary(deviance.stage1, theta1, f1, problem.lower)
+        theta1, f1 = check_boundary(deviance.stage1, theta1, f1, problem.lower, BOUNDARY_TOL)
         mode = deviance.mode(theta1, np.zeros(data.p), update_beta=True)
         theta, beta, fmin = theta1, mode.beta, mode.laplace
     else:
@@ -739,24 +492,26 @@ def fit_glmm(frame: ModelFrame, family: Family, nAGQ: int, *, trials: np.ndarray
         lower = np.concatenate([problem.lower, np.full(data.p, -np.inf)])
         se = np.sqrt(np.diag(unscaled_fixed_vcov(data, theta1, stage1.working_weights)))
         step = 0.2 * np.concatenate([np.full(n_theta, 0.1), np.minimum(se, 10.0)])
-        params, fmin, ok_nm, message, more = nelder_mead(
-            deviance.stage2, np.concatenate([theta1, stage1.beta]), lower, step, xtol_abs=step * 5e-4)
-        evals += more
-        ok = ok and ok_nm
-        messages.append(f"stage 2 (Nelder_Mead): {message}")
+        stage2_run = nelder_mead(deviance.stage2, np.concatenate([theta1, stage1.beta]), lower, step,
+                                 xtol_abs=step * 5e-4)
+        params, fmin = stage2_run.x, stage2_run.fval
+        evals += stage2_run.evals
+        ok = ok and stage2_run.ok
+        code = stage2_run.code
+        messages.append(f"stage 2 (Nelder_Mead): {stage2_run.message}")
         # lme4 takes the derivatives at the Nelder-Mead optimum, then checks the boundary
-        grad, hessian = finite_difference_derivatives(deviance.stage2, params, fmin)
-        free = np.concatenate([params[:n_theta] != problem.lower, np.ones(data.p, dtype=bool)])
-        gradient_problem = _gradient_message(grad, hessian, free)
+        grad, hessian = central_derivatives(deviance.stage2, params, fmin, HESSIAN_DELTA)
+        gradient_problem = check_gradient(deviance.stage2, params, fmin, lower, GRADIENT_TOL,
+                                          derivatives=(grad, hessian))
         if gradient_problem is not None:
             messages.append(gradient_problem)
             ok = False
-        params, fmin = _check_boundary(deviance.stage2, params, fmin, lower)
+        params, fmin = check_boundary(deviance.stage2, params, fmin, lower, BOUNDARY_TOL)
         theta, beta = params[:n_theta], params[n_theta:]
         mode = deviance.mode(theta, beta, update_beta=False)
     optinfo = OptSummary(initial=theta0, final=np.asarray(theta, dtype=float), fmin=float(fmin),
-                         feval=evals, optimizer="bobyqa" if nAGQ == 0 else "Nelder_Mead", REML=False, lower=problem.lower.copy(),
-                         converged=bool(ok), messages=messages)
+                         feval=evals, optimizer="bobyqa" if nAGQ == 0 else "Nelder_Mead", REML=False,
+                         lower=problem.lower.copy(), converged=bool(ok), messages=messages, code=code)
     fit = GlmerResult(frame, problem, data, optinfo, beta, mode, fmin, nAGQ, hessian, data_name)
     if not ok:
         warnings.warn("the optimizer did not converge: " + "; ".join(messages), ConvergenceWarning,

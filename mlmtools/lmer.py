@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from mlmtools._blas import single_blas_thread, suits_one_thread
+from mlmtools._stacklevel import user_stacklevel
 from mlmtools.deviance import (
     LmmProblem,
     TermLayout,
@@ -42,6 +43,10 @@ from mlmtools.varpar_derivatives import (
     profiled_derivatives,
     theta_derivatives,
 )
+
+if TYPE_CHECKING:
+    from mlmtools.lmer_summary import LmerSummary
+    from mlmtools.satterthwaite import VarparInformation
 
 SINGULAR_TOL = 1e-4
 DDF_METHODS = ("satterthwaite", "residual", "none")
@@ -71,7 +76,7 @@ def _unique_names(names: Sequence[str]) -> list[str]:
 class MixedModelResult:
     """What every fitted mixed model (``lmer``, later ``glmer``) shares.
 
-    Subclasses provide :attr:`loglik` and the conditional variances used by
+    Subclasses provide the log-likelihood (``loglik``) and the conditional variances used by
     :meth:`ranef`. Random effects are kept as :math:`\\hat b = \\Lambda_{\\hat\\theta}\\tilde u`,
     in the order of :mod:`mlmtools.deviance`.
     """
@@ -137,6 +142,7 @@ class MixedModelResult:
 
     @property
     def loglik(self) -> float:
+        """The log-likelihood at the optimum (defined by each subclass)."""
         raise NotImplementedError
 
     @property
@@ -236,8 +242,12 @@ class MixedModelResult:
             total += np.where(unseen, 0.0, contribution)
         return total
 
-    def _tidy(self, **kwargs: Any) -> pd.DataFrame:
-        raise NotImplementedError
+    def _tidy(self, effects: str | Sequence[str] = ("fixed", "ran_pars"), conf_int: bool = False,
+              conf_level: float = 0.95, ddf: str | None = None) -> pd.DataFrame:
+        """broom.mixed's ``tidy()`` of the fit (:func:`mlmtools.tidy.tidy_mixed`)."""
+        from mlmtools.tidy import tidy_mixed
+
+        return tidy_mixed(self, effects, conf_int, conf_level, ddf)
 
 
 class LmerResult(MixedModelResult):
@@ -267,7 +277,7 @@ class LmerResult(MixedModelResult):
 
     @property
     def sigma(self) -> float:
-        """Residual standard deviation: :math:`\\sqrt{\\mathrm{pwrss}/(n-p)}` (REML) or
+        """The residual standard deviation, :math:`\\sqrt{\\mathrm{pwrss}/(n-p)}` (REML) or
         :math:`\\sqrt{\\mathrm{pwrss}/n}` (ML)."""
         return self._solution.sigma
 
@@ -291,7 +301,7 @@ class LmerResult(MixedModelResult):
 
     @property
     def loglik(self) -> float:
-        """Log-likelihood (the REML one for REML fits): :math:`-d/2`."""
+        """The log-likelihood :math:`-d/2` (the REML one for REML fits)."""
         return -0.5 * self.devcrit(self.REML)
 
     @property
@@ -426,15 +436,26 @@ class LmerResult(MixedModelResult):
             self._exact = theta_derivatives(self._problem, self._solution)
         return self._exact
 
-    def satterthwaite(self, derivatives: str | None = None):
+    def satterthwaite(self, derivatives: str | None = None) -> VarparInformation:
         """The quantities lmerTest stores at fit time (computed once per ``derivatives``
-        choice, then cached; see :mod:`mlmtools.satterthwaite`)."""
+        choice, then cached; see :mod:`mlmtools.satterthwaite`).
+
+        Warns
+        -----
+        ConvergenceWarning
+            Once, when first computed, if lmerTest would warn that the Hessian of the
+            variance parameters has negative or near-zero eigenvalues (the messages are
+            also shown by :meth:`summary`).
+        """
         from mlmtools.satterthwaite import check_derivatives, varpar_information
 
         derivatives = check_derivatives(derivatives)
         if derivatives not in self._satterthwaite:
             with single_blas_thread(suits_one_thread(self._problem)):
-                self._satterthwaite[derivatives] = varpar_information(self, derivatives)
+                info = varpar_information(self, derivatives)
+            self._satterthwaite[derivatives] = info
+            if info.messages:
+                warnings.warn("; ".join(info.messages), ConvergenceWarning, stacklevel=user_stacklevel())
         return self._satterthwaite[derivatives]
 
     def coef_table(self, ddf: str = "satterthwaite", derivatives: str | None = None) -> pd.DataFrame:
@@ -447,7 +468,7 @@ class LmerResult(MixedModelResult):
 
         return coefficient_table(self, check_ddf(ddf), derivatives)
 
-    def summary(self, ddf: str = "satterthwaite", derivatives: str | None = None):
+    def summary(self, ddf: str = "satterthwaite", derivatives: str | None = None) -> LmerSummary:
         """lmerTest's summary (a :class:`~mlmtools.lmer_summary.LmerSummary`); see
         :meth:`coef_table` for ``derivatives``."""
         from mlmtools.lmer_summary import LmerSummary
@@ -459,11 +480,6 @@ class LmerResult(MixedModelResult):
         from mlmtools.confint import confint
 
         return confint(self, method=method, level=level, **kwargs)
-
-    def _tidy(self, **kwargs: Any) -> pd.DataFrame:
-        from mlmtools.tidy import tidy_lmer
-
-        return tidy_lmer(self, **kwargs)
 
     def refit_ml(self) -> LmerResult:
         """Refit by maximum likelihood starting from this fit's theta (as lme4's

@@ -51,6 +51,8 @@ __all__ = ["ColumnNotFoundError", "ModelFrame", "RandomTerm", "build_model"]
 
 #: Relative tolerance of the rank check, as lme4's ``chkRank.drop.cols(tol = 1e-7)``.
 RANK_TOLERANCE = 1e-7
+# Smallest squared pivot of the correlation Cholesky factor that proves full rank cheaply.
+_FULL_RANK_PIVOT = 1e-4
 
 
 class ColumnNotFoundError(KeyError, ValueError):
@@ -235,7 +237,7 @@ class ModelFrame:
 
 def _column_kind(series: pd.Series) -> str:
     """``"bool"``, ``"numeric"`` or ``"categorical"`` (strings, categoricals, objects)."""
-    if isinstance(series.dtype, pd.CategoricalDtype):
+    if isinstance(series.dtype, (pd.CategoricalDtype, pd.StringDtype)):
         return "categorical"
     if pd.api.types.is_bool_dtype(series.dtype):
         return "bool"
@@ -248,7 +250,28 @@ def _column_kind(series: pd.Series) -> str:
 
 
 def _as_float(series: pd.Series) -> np.ndarray:
+    """A new float array of a numeric column, NaN where missing."""
+    if isinstance(series.dtype, np.dtype) and series.dtype.kind in "iuf":
+        return np.array(series.to_numpy(), dtype=float)
     return series.to_numpy(dtype=float, na_value=np.nan)
+
+
+class _KeptRows:
+    """The data frame ``data.loc[keep, :]`` as far as the model frame needs it (``len`` and
+    column access by name), each column selected and copied once, on first use."""
+
+    def __init__(self, data: pd.DataFrame, keep: np.ndarray, n_kept: int):
+        self._data, self._keep, self._n_kept = data, keep, n_kept
+        self._columns: dict[str, pd.Series] = {}
+
+    def __len__(self) -> int:
+        return self._n_kept
+
+    def __getitem__(self, name: str) -> pd.Series:
+        if name not in self._columns:
+            series = self._data[name]
+            self._columns[name] = series.copy() if self._n_kept == len(series) else series[self._keep]
+        return self._columns[name]
 
 
 def _level_label(value: Any, integer: bool) -> str:
@@ -263,31 +286,41 @@ def _level_label(value: Any, integer: bool) -> str:
 
 
 def _factor(series: pd.Series) -> tuple[np.ndarray, list[str]]:
-    """Labels of each row (None if missing) and all possible levels in R's order.
+    """Each row's position in the list of possible levels (-1 if missing), and that list in
+    R's order.
 
     Categoricals keep their category order; booleans are FALSE < TRUE; numbers are sorted
-    numerically; strings are sorted by code point (R's order in the C locale).
+    numerically; strings are sorted by code point (R's order in the C locale). Two entries
+    of the list may carry the same label (two doubles that print alike); rows are matched to
+    levels by label.
     """
     kind = _column_kind(series)
+    if kind == "categorical" and not isinstance(series.dtype, pd.CategoricalDtype):
+        if isinstance(series.dtype, pd.StringDtype):
+            first_seen, labels = series.factorize()  # missing values get -1
+            labels = labels.tolist()
+        else:
+            first_seen, labels = pd.factorize(np.array([None if pd.isna(v) else str(v) for v in series],
+                                                       dtype=object))
+        order = sorted(labels)
+        position = {label: i for i, label in enumerate(order)}
+        recode = np.array([position[label] for label in labels] + [-1], dtype=np.intp)
+        return recode[first_seen], order
     missing = series.isna().to_numpy()
+    codes = np.full(len(series), -1, dtype=np.intp)
     if isinstance(series.dtype, pd.CategoricalDtype):
-        categories = list(series.dtype.categories)
         integer = pd.api.types.is_integer_dtype(series.dtype.categories.dtype)
-        order = [_level_label(c, integer) for c in categories]
-        values = [None if m else _level_label(v, integer) for v, m in zip(series, missing)]
+        order = [_level_label(c, integer) for c in series.dtype.categories]
+        codes[~missing] = series.cat.codes.to_numpy()[~missing]
     elif kind == "bool":
         order = ["FALSE", "TRUE"]
-        values = [None if m else ("TRUE" if v else "FALSE") for v, m in zip(series, missing)]
-    elif kind == "numeric":
-        integer = pd.api.types.is_integer_dtype(series.dtype)
-        numbers = _as_float(series)
-        unique = np.unique(numbers[~missing])
-        order = [_level_label(u, integer) for u in unique]
-        values = [None if m else _level_label(v, integer) for v, m in zip(numbers, missing)]
+        codes[~missing] = [1 if v else 0 for v in series.to_numpy(dtype=object)[~missing]]
     else:
-        values = [None if m else str(v) for v, m in zip(series, missing)]
-        order = sorted({v for v in values if v is not None})
-    return np.array(values, dtype=object), order
+        integer = pd.api.types.is_integer_dtype(series.dtype)
+        unique, inverse = np.unique(_as_float(series)[~missing], return_inverse=True)
+        order = [_level_label(u, integer) for u in unique]
+        codes[~missing] = inverse
+    return codes, order
 
 
 # ---------------------------------------------------------------------------------------
@@ -318,25 +351,29 @@ class _Evaluator:
     ``scale()`` and ``poly()`` parameters) in ``encodings``; otherwise it reuses them.
     """
 
-    def __init__(self, data: pd.DataFrame, encodings: dict, learning: bool):
+    def __init__(self, data: pd.DataFrame | _KeptRows, encodings: dict, learning: bool):
         self.data = data
         self.encodings = encodings
         self.learning = learning
 
     # -- factors ----------------------------------------------------------------------
 
-    def _codes(self, key: str, what: str, labels: np.ndarray, order: list[str],
+    def _codes(self, key: str, what: str, codes: np.ndarray, order: list[str],
                unseen_ok: bool) -> _Categorical:
+        """Recode rows from positions in ``order`` to positions in the factor's levels: the
+        labels of ``order`` that occur (when learning) or the stored levels."""
+        occurring = np.flatnonzero(np.bincount(codes + 1, minlength=len(order) + 1)[1:])
         if self.learning:
-            present = set(labels[labels != None])  # noqa: E711 (elementwise on an object array)
+            present = {order[i] for i in occurring.tolist()}
             levels = tuple(level for level in order if level in present)
             self.encodings[key] = levels
         else:
             levels = self.encodings[key]
         position = {level: i for i, level in enumerate(levels)}
-        codes = np.array([-1 if v is None else position.get(v, -2) for v in labels], dtype=int)
+        recode = np.array([position.get(level, -2) for level in order] + [-1], dtype=int)
+        codes = recode[codes]  # code -1 (missing) picks the final entry, -1
         if (codes == -2).any():
-            unseen = sorted({v for v, c in zip(labels, codes) if c == -2})
+            unseen = sorted({order[i] for i in occurring.tolist() if recode[i] == -2})
             if not unseen_ok:
                 raise ValueError(f"{what} has level(s) {', '.join(map(repr, unseen))} that did "
                                  f"not occur in the data the model was built from; known levels: "
@@ -350,19 +387,11 @@ class _Evaluator:
         Levels of an interaction are the combinations that occur, ordered with the first
         factor varying slowest and labelled ``"a1:b1"``.
         """
-        parts = []
-        for name in names:
-            labels, order = _factor(self.data[name])
-            parts.append((labels, order))
-        if len(parts) == 1:
-            labels, order = parts[0]
-        else:
-            labels = np.array([None if any(p[0][i] is None for p in parts)
-                               else ":".join(p[0][i] for p in parts)
-                               for i in range(len(self.data))], dtype=object)
-            order = [":".join(combo) for combo in _product([p[1] for p in parts])]
+        codes, order = _factor(self.data[names[0]])
+        for name in names[1:]:
+            codes, order = _interaction(codes, order, *_factor(self.data[name]))
         key = "group:" + ":".join(names)
-        factor = self._codes(key, f"grouping factor '{':'.join(names)}'", labels, order,
+        factor = self._codes(key, f"grouping factor '{':'.join(names)}'", codes, order,
                              unseen_ok=True)
         return factor.codes, factor.levels
 
@@ -372,11 +401,11 @@ class _Evaluator:
         """The columns a formula variable contributes before contrasts are applied."""
         label = deparse(node)
         if isinstance(node, Name) and _column_kind(self.data[node.name]) != "numeric":
-            labels, order = _factor(self.data[node.name])
-            return self._codes("levels:" + label, f"factor '{label}'", labels, order, False)
+            codes, order = _factor(self.data[node.name])
+            return self._codes("levels:" + label, f"factor '{label}'", codes, order, False)
         if isinstance(node, Call) and node.func in ("factor", "C"):
-            labels, order = self._factor_of(node.args[0])
-            return self._codes("levels:" + label, f"factor '{label}'", labels, order, False)
+            codes, order = self._factor_of(node.args[0])
+            return self._codes("levels:" + label, f"factor '{label}'", codes, order, False)
         if isinstance(node, Call) and node.func == "poly":
             values = self._poly(label, self.numeric(node.args[0]), int(node.args[1].value))
             return _Numeric(values, tuple(str(k) for k in range(1, values.shape[1] + 1)))
@@ -464,11 +493,23 @@ class _Evaluator:
         return _poly_evaluate(x, alpha, norm2)
 
 
-def _product(level_lists: list[list[str]]) -> list[tuple[str, ...]]:
-    combos: list[tuple[str, ...]] = [()]
-    for levels in level_lists:
-        combos = [combo + (level,) for combo in combos for level in levels]
-    return combos
+def _interaction(codes: np.ndarray, order: list[str], other_codes: np.ndarray,
+                 other_order: list[str]) -> tuple[np.ndarray, list[str]]:
+    """Positions and level list of ``a:b`` from those of ``a`` and ``b``.
+
+    The level list is every combination ``"a:b"`` with ``a`` varying slowest; when labels
+    cannot collide (no repeated label, no ``":"`` in one) only the combinations that occur
+    are listed, which keeps their order and saves building the full product.
+    """
+    combined = np.where((codes >= 0) & (other_codes >= 0), codes * len(other_order) + other_codes, -1)
+    distinct = len(set(order)) == len(order) and len(set(other_order)) == len(other_order)
+    if distinct and not any(":" in label for label in order + other_order):
+        occurring, inverse = np.unique(combined[combined >= 0], return_inverse=True)
+        compact = np.full(combined.shape, -1, dtype=np.intp)
+        compact[combined >= 0] = inverse
+        width = len(other_order)
+        return compact, [f"{order[c // width]}:{other_order[c % width]}" for c in occurring.tolist()]
+    return combined, [f"{left}:{right}" for left in order for right in other_order]
 
 
 def _poly_coefficients(x: np.ndarray, degree: int) -> tuple[np.ndarray, np.ndarray]:
@@ -586,6 +627,8 @@ def _rank_deficient_columns(X: np.ndarray, tol: float = RANK_TOLERANCE) -> list[
 
     and negligible columns are moved to the end, i.e. dropped.
     """
+    if _clearly_full_rank(X):
+        return []
     basis = np.empty((X.shape[0], 0))
     dropped = []
     for j in range(X.shape[1]):
@@ -599,6 +642,27 @@ def _rank_deficient_columns(X: np.ndarray, tol: float = RANK_TOLERANCE) -> list[
         else:
             basis = np.column_stack([basis, residual / residual_norm])
     return dropped
+
+
+def _clearly_full_rank(X: np.ndarray) -> bool:
+    r"""A cheap sufficient test that no column of a finite ``X`` is negligible.
+
+    The squared ratio :math:`\lVert (I - QQ^\top) x_j\rVert^2 / \lVert x_j\rVert^2` is the
+    :math:`j`-th pivot of the Cholesky factor of the correlation matrix of the columns
+    (from :math:`X^\top X` in one pass over the data). When every pivot exceeds
+    :data:`_FULL_RANK_PIVOT` (ratios above 1e-2, five orders of magnitude above the rank
+    tolerance, far beyond the rounding error of :math:`X^\top X`), every column is kept by
+    the exact check too; otherwise that check decides.
+    """
+    gram = X.T @ X
+    scale = np.sqrt(np.diag(gram))
+    if not (scale > 0).all():
+        return False
+    try:
+        factor = np.linalg.cholesky(gram / np.outer(scale, scale))
+    except np.linalg.LinAlgError:
+        return False
+    return bool((np.diag(factor) ** 2 > _FULL_RANK_PIVOT).all())
 
 
 # ---------------------------------------------------------------------------------------
@@ -629,16 +693,17 @@ def _spec_columns(spec: FixedSpec) -> list[str]:
 
 def _require_columns(data: pd.DataFrame, names: Sequence[str], where: str,
                      source: str = "data") -> None:
-    available = [str(c) for c in data.columns]
     for name in names:
         if name not in data.columns:
-            close = difflib.get_close_matches(name, available, n=3)
+            close = difflib.get_close_matches(name, [str(c) for c in data.columns], n=3)
             hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
             raise ColumnNotFoundError(f"column '{name}' (used in {where}) not found in "
                                       f"{source}{hint}")
 
 
 def _check_unique_columns(data: pd.DataFrame, names: Sequence[str]) -> None:
+    if data.columns.is_unique:
+        return
     for name in names:
         count = int((data.columns == name).sum())
         if count > 1:
@@ -702,7 +767,7 @@ def _check_response_varies(y: np.ndarray, label: str) -> None:
                          f"{format_r_number(float(y[0]))}); there is no variation to model")
 
 
-def _check_numeric_columns(data: pd.DataFrame, names: Sequence[str]) -> None:
+def _check_numeric_columns(data: pd.DataFrame | _KeptRows, names: Sequence[str]) -> None:
     for name in names:
         series = data[name]
         if _column_kind(series) == "numeric" and np.isinf(_as_float(series)).any():
@@ -870,7 +935,7 @@ def build_model(
         warnings.warn(f"dropped {n_dropped} row{'s' if n_dropped > 1 else ''} with missing values "
                       f"in: {', '.join(culprits)}", MissingRowsWarning, stacklevel=stacklevel)
     keep = ~missing
-    frame = data.loc[keep, used] if used else data.loc[keep, []]
+    frame = _KeptRows(data, keep, len(data) - n_dropped)
     _check_numeric_columns(frame, used)
 
     encodings: dict = {}

@@ -15,14 +15,21 @@ when that does not increase the deviance (``check.boundary``).
 
 ``"cobyqa"`` (SciPy's derivative-free trust-region method, tight tolerance) is the
 fallback when the ``nlopt`` package is not installed.
+
+The module also holds the pieces glmer needs for its second stage: lme4's bounded
+Nelder-Mead (:func:`nelder_mead`), the boundary check (:func:`check_boundary`) and the
+gradient check (:func:`check_gradient`), so both model classes share one implementation.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
+
+from mlmtools.numderiv import central_derivatives
 
 OPTIMIZERS = ("nloptwrap", "cobyqa")
 
@@ -51,6 +58,9 @@ class OptSummary:
         False if the optimizer reported failure or the convergence check failed.
     messages : list of str
         Optimizer return message and any convergence diagnostics.
+    code : int
+        The optimizer's convergence code as lme4 prints it: 0 when the optimizer reported
+        success, else its failure code (NLopt's status, or 1).
     """
 
     initial: np.ndarray
@@ -62,6 +72,20 @@ class OptSummary:
     lower: np.ndarray
     converged: bool = True
     messages: list[str] = field(default_factory=list)
+    code: int = 0
+
+
+
+class RunResult(NamedTuple):
+    """One optimizer run: the best point, its value, whether the optimizer reported
+    success, its message, its convergence code (0 on success) and the evaluations used."""
+
+    x: np.ndarray
+    fval: float
+    ok: bool
+    message: str
+    code: int
+    evals: int
 
 
 class _CountingObjective:
@@ -80,43 +104,54 @@ class _CountingObjective:
         return value
 
 
-def _run_nlopt(objective: _CountingObjective, start: np.ndarray, lower: np.ndarray,
-               maxeval: int) -> tuple[np.ndarray, float, bool, str]:
+_NLOPT_NAMES = {1: "NLOPT_SUCCESS", 2: "NLOPT_STOPVAL_REACHED", 3: "NLOPT_FTOL_REACHED",
+                4: "NLOPT_XTOL_REACHED", 5: "NLOPT_MAXEVAL_REACHED", 6: "NLOPT_MAXTIME_REACHED"}
+
+
+def _run_nlopt(objective: _CountingObjective, start: np.ndarray, lower: np.ndarray, maxeval: int,
+               step: np.ndarray | None, xtol_abs: float | None, ftol_abs: float,
+               xtol_rel: float) -> tuple[np.ndarray, float, bool, str, int]:
     import nlopt
 
     opt = nlopt.opt(nlopt.LN_BOBYQA, len(start))
     opt.set_lower_bounds(lower)
     opt.set_upper_bounds(np.full(len(start), np.inf))
     opt.set_min_objective(lambda x, grad: objective(x))
-    opt.set_xtol_abs(1e-8)
-    opt.set_ftol_abs(1e-8)
-    opt.set_xtol_rel(1e-4)
+    if step is not None:
+        opt.set_initial_step(step)
+    if xtol_abs is not None:
+        opt.set_xtol_abs(xtol_abs)
+    opt.set_ftol_abs(ftol_abs)
+    opt.set_xtol_rel(xtol_rel)
     opt.set_maxeval(maxeval)
     try:
         x = opt.optimize(np.asarray(start, dtype=float))
     except nlopt.RoundoffLimited:
-        return objective.best_x, objective.best_f, False, "NLOPT_ROUNDOFF_LIMITED"
+        return objective.best_x, objective.best_f, False, "NLOPT_ROUNDOFF_LIMITED", nlopt.ROUNDOFF_LIMITED
     code = opt.last_optimize_result()
-    names = {
-        nlopt.SUCCESS: "NLOPT_SUCCESS",
-        nlopt.STOPVAL_REACHED: "NLOPT_STOPVAL_REACHED",
-        nlopt.FTOL_REACHED: "NLOPT_FTOL_REACHED",
-        nlopt.XTOL_REACHED: "NLOPT_XTOL_REACHED",
-        nlopt.MAXEVAL_REACHED: "NLOPT_MAXEVAL_REACHED",
-        nlopt.MAXTIME_REACHED: "NLOPT_MAXTIME_REACHED",
-    }
     ok = code > 0 and code not in (nlopt.MAXEVAL_REACHED, nlopt.MAXTIME_REACHED)
-    return np.asarray(x, dtype=float), float(opt.last_optimum_value()), ok, names.get(code, str(code))
+    return (np.asarray(x, dtype=float), float(opt.last_optimum_value()), ok,
+            _NLOPT_NAMES.get(code, str(code)), 0 if ok else int(code))
 
 
-def _run_cobyqa(objective: _CountingObjective, start: np.ndarray, lower: np.ndarray,
-                maxeval: int) -> tuple[np.ndarray, float, bool, str]:
+def _run_cobyqa(objective: _CountingObjective, start: np.ndarray, lower: np.ndarray, maxeval: int,
+                step: np.ndarray | None, final_tr_radius: float) -> tuple[np.ndarray, float, bool, str, int]:
+    """SciPy's COBYQA; with ``step``, over the scaled variables :math:`(x - x_0)/\\text{step}`
+    from a unit trust region (NLopt's initial step has no COBYQA counterpart)."""
     from scipy.optimize import Bounds, minimize
 
-    res = minimize(objective, start, method="COBYQA",
-                   bounds=Bounds(lower, np.full(len(start), np.inf)),
-                   options={"final_tr_radius": 1e-10, "maxfev": maxeval})
-    return np.asarray(res.x, dtype=float), float(res.fun), bool(res.success), str(res.message)
+    n = len(start)
+    if step is None:
+        res = minimize(objective, start, method="COBYQA", bounds=Bounds(lower, np.full(n, np.inf)),
+                       options={"final_tr_radius": final_tr_radius, "maxfev": maxeval})
+        x = np.asarray(res.x, dtype=float)
+    else:
+        res = minimize(lambda y: objective(start + y * step), np.zeros(n), method="COBYQA",
+                       bounds=Bounds((lower - start) / step, np.full(n, np.inf)),
+                       options={"initial_tr_radius": 1.0, "final_tr_radius": final_tr_radius,
+                                "maxfev": maxeval})
+        x = start + np.asarray(res.x, dtype=float) * step
+    return x, float(res.fun), bool(res.success), str(res.message), 0 if res.success else 1
 
 
 def _default_optimizer() -> str:
@@ -125,6 +160,167 @@ def _default_optimizer() -> str:
     except ImportError:
         return "cobyqa"
     return "nloptwrap"
+
+
+def _check_optimizer(optimizer: str | None) -> str:
+    optimizer = _default_optimizer() if optimizer is None else optimizer
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {optimizer!r}; choose one of {OPTIMIZERS}")
+    return optimizer
+
+
+def bobyqa(objective: Callable[[np.ndarray], float], start: np.ndarray, lower: np.ndarray, *,
+           optimizer: str | None = None, maxeval: int = 100_000, step: np.ndarray | None = None,
+           xtol_abs: float | None = 1e-8, ftol_abs: float = 1e-8, xtol_rel: float = 1e-4,
+           final_tr_radius: float = 1e-10) -> RunResult:
+    """One bounded derivative-free run minimising ``objective(x)`` over ``x >= lower``.
+
+    ``"nloptwrap"``: NLopt's BOBYQA with the given tolerances (``xtol_abs=None`` leaves
+    NLopt's default) and initial ``step``; ``"cobyqa"``: SciPy's COBYQA, stopping at a trust
+    region of radius ``final_tr_radius`` (in units of ``step`` when given).  The start is
+    first moved inside the bounds.
+
+    Returns
+    -------
+    RunResult
+    """
+    run_with = _check_optimizer(optimizer)
+    lower = np.asarray(lower, dtype=float)
+    start = np.maximum(np.asarray(start, dtype=float), lower)
+    counted = objective if isinstance(objective, _CountingObjective) else _CountingObjective(objective)
+    before = counted.count
+    if run_with == "nloptwrap":
+        x, fval, ok, message, code = _run_nlopt(counted, start, lower, maxeval, step, xtol_abs,
+                                                ftol_abs, xtol_rel)
+    else:
+        x, fval, ok, message, code = _run_cobyqa(counted, start, lower, maxeval, step, final_tr_radius)
+    return RunResult(x, fval, ok, message, code, counted.count - before)
+
+
+def _close(a: float, b: float) -> bool:
+    return abs(a - b) <= 1e-13 * (abs(a) + abs(b))
+
+
+def nelder_mead(objective: Callable[[np.ndarray], float], start: np.ndarray, lower: np.ndarray,
+                step: np.ndarray, xtol_abs: np.ndarray, maxeval: int = 10_000
+                ) -> RunResult:
+    """lme4's bounded Nelder-Mead (``lme4::Nelder_Mead``, after NLopt's ``nldrmd``), step for step.
+
+    The first simplex is ``start`` plus ``step[i]`` along each axis (pushed back inside the
+    bounds).  Each round reflects the worst vertex :math:`x_h` through the centroid :math:`c`
+    of the others, :math:`x_r = c + (c - x_h)`, expands (:math:`c + 2(c - x_h)`) after a new
+    best value, accepts :math:`x_r` when it beats the worst value, else contracts
+    (:math:`c \\mp \\tfrac12(c - x_h)`) and, if that fails too, shrinks the simplex halfway
+    towards its best vertex.  Points are clipped to the bounds.  It stops when every
+    coordinate of every vertex is within ``xtol_abs`` of the centroid.  Replaying lme4's exact
+    path matters because lme4 reports the best point it evaluated, not the exact optimum.
+
+    Returns
+    -------
+    RunResult
+        The best point evaluated and its value; ``code`` is 0, or -1 when ``maxeval``
+        evaluations did not suffice.
+    """
+    n = len(start)
+    upper = np.full(n, np.inf)
+    x0 = np.asarray(start, dtype=float)
+    pts = np.tile(x0[:, None], (1, n + 1))
+    for i in range(n):
+        size = abs(step[i])
+        pts[i, i + 1] += step[i]
+        if pts[i, i + 1] < lower[i]:
+            pts[i, i + 1] = lower[i] if x0[i] - lower[i] > 0.1 * size else x0[i] + size
+        if _close(pts[i, i + 1], x0[i]):
+            raise ValueError("cannot generate a feasible Nelder-Mead simplex")
+    best = {"x": x0.copy(), "f": np.inf, "evals": 0}
+
+    def evaluate(x: np.ndarray) -> float:
+        value = float(objective(x))
+        best["evals"] += 1
+        if value < best["f"]:
+            best["x"], best["f"] = x.copy(), value
+        if best["evals"] > maxeval:
+            raise _EvaluationLimit
+        return value
+
+    def reflect(center: np.ndarray, scale: float, old: np.ndarray,
+                centroid: np.ndarray) -> tuple[np.ndarray, bool]:
+        new = np.minimum(np.maximum(center + scale * (center - old), lower), upper)
+        same_as_centroid = all(_close(a, b) for a, b in zip(new, centroid))
+        same_as_old = all(_close(a, b) for a, b in zip(new, old))
+        return new, not (same_as_centroid or same_as_old)
+
+    def result(message: str, ok: bool = True) -> RunResult:
+        return RunResult(best["x"], best["f"], ok, message, 0 if ok else -1, best["evals"])
+
+    try:
+        vals = np.array([evaluate(pts[:, k]) for k in range(n + 1)])
+        while True:
+            low, high = int(np.argmin(vals)), int(np.argmax(vals))
+            f_low, f_high = vals[low], vals[high]
+            centroid = (pts.sum(axis=1) - pts[:, high]) / n
+            spread = np.max(np.abs(pts - centroid[:, None]), axis=1)
+            if np.all((spread < xtol_abs) | (spread == 0)):
+                return result("parameter values converged to within tolerance")
+            reflected, ok = reflect(centroid, 1.0, pts[:, high], centroid)
+            if not ok:
+                return result("parameter values converged to within tolerance")
+            f_reflected = evaluate(reflected)
+            if f_reflected < f_low:
+                expanded, ok = reflect(centroid, 2.0, pts[:, high], centroid)
+                if not ok:
+                    return result("parameter values converged to within tolerance")
+                f_expanded = evaluate(expanded)
+                if f_expanded < vals[high]:
+                    pts[:, high], vals[high] = expanded, f_expanded
+                else:
+                    pts[:, high], vals[high] = reflected, f_reflected
+                continue
+            if f_reflected < f_high:
+                pts[:, high], vals[high] = reflected, f_reflected
+                continue
+            contracted, ok = reflect(centroid, -0.5 if f_high <= f_reflected else 0.5, pts[:, high],
+                                     centroid)
+            if not ok:
+                return result("parameter values converged to within tolerance")
+            f_contracted = evaluate(contracted)
+            if f_contracted < f_reflected and f_contracted < f_high:
+                pts[:, high], vals[high] = contracted, f_contracted
+                continue
+            for k in range(n + 1):
+                if k != low:
+                    pts[:, k], ok = reflect(pts[:, low], -0.5, pts[:, k], centroid)
+                    if not ok:
+                        return result("parameter values converged to within tolerance")
+            vals = np.array([evaluate(pts[:, k]) for k in range(n + 1)])
+    except _EvaluationLimit:
+        return result(f"failure to converge in {maxeval} evaluations", ok=False)
+
+
+class _EvaluationLimit(Exception):
+    pass
+
+
+def check_boundary(objective: Callable[[np.ndarray], float], x: np.ndarray, fx: float,
+                   lower: np.ndarray, tol: float = 1e-5) -> tuple[np.ndarray, float]:
+    """lme4's ``check.boundary``: put each parameter with :math:`0 < x_i - \\ell_i <` ``tol``
+    on its bound when that does not increase the objective.
+
+    The test is relative to the parameter's own bound, never to the scale of the data.
+
+    Returns
+    -------
+    tuple
+        The (possibly moved) point and its objective value.
+    """
+    gap = x - lower
+    for i in np.flatnonzero((gap > 0) & (gap < tol)):
+        trial = x.copy()
+        trial[i] = lower[i]
+        f_trial = objective(trial)
+        if f_trial <= fx:
+            x, fx = trial, f_trial
+    return x, fx
 
 
 def optimize_theta(
@@ -161,21 +357,19 @@ def optimize_theta(
         from the optimum (lme4's ``restart_edge``).
     boundary_tol : float
         Parameters with :math:`0 < \\theta_i - \\ell_i <` ``boundary_tol`` are moved to the
-        bound when that does not increase the objective (lme4's ``check.boundary``).
+        bound when that does not increase the objective (:func:`check_boundary`).
 
     Returns
     -------
     OptSummary
     """
-    optimizer = _default_optimizer() if optimizer is None else optimizer
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {optimizer!r}; choose one of {OPTIMIZERS}")
-    run = _run_nlopt if optimizer == "nloptwrap" else _run_cobyqa
+    optimizer = _check_optimizer(optimizer)
     start = np.asarray(start, dtype=float)
     lower = np.asarray(lower, dtype=float)
     counted = _CountingObjective(objective)
-    x, fval, ok, message = run(counted, start, lower, maxeval)
-    messages = [message]
+    run = bobyqa(counted, start, lower, optimizer=optimizer, maxeval=maxeval)
+    x, fval, ok, code = run.x, run.fval, run.ok, run.code
+    messages = [run.message]
 
     if restart_edge:
         on_bound = np.flatnonzero(x == lower)
@@ -188,17 +382,12 @@ def optimize_theta(
                 slopes.append((counted(shifted) - f0) / 1e-5)
             if min(slopes) < 0:
                 messages.append("some theta parameters on the boundary, restarting")
-                x, fval, ok, message = run(counted, x, lower, maxeval)
-                messages.append(message)
+                run = bobyqa(counted, x, lower, optimizer=optimizer, maxeval=maxeval)
+                x, fval, ok, code = run.x, run.fval, run.ok, run.code
+                messages.append(run.message)
 
     if boundary_tol > 0:
-        gap = x - lower
-        for i in np.flatnonzero((gap > 0) & (gap < boundary_tol)):
-            trial = x.copy()
-            trial[i] = lower[i]
-            f_trial = counted(trial)
-            if f_trial <= fval:
-                x, fval = trial, f_trial
+        x, fval = check_boundary(counted, x, fval, lower, boundary_tol)
 
     fval = counted(x)
     return OptSummary(
@@ -211,56 +400,25 @@ def optimize_theta(
         lower=lower.copy(),
         converged=ok,
         messages=messages,
+        code=code,
     )
 
 
-def _central_differences(objective: Callable[[np.ndarray], float], x: np.ndarray, f0: float,
-                         free: np.ndarray, delta: float) -> tuple[np.ndarray, np.ndarray]:
-    """Gradient and Hessian over the ``free`` coordinates by central differences (lme4's
-    ``deriv12``)."""
-    k = free.size
-    grad = np.empty(k)
-    hess = np.empty((k, k))
-    for a, i in enumerate(free):
-        e_i = np.zeros_like(x)
-        e_i[i] = delta
-        f_plus, f_minus = objective(x + e_i), objective(x - e_i)
-        grad[a] = (f_plus - f_minus) / (2 * delta)
-        hess[a, a] = (f_plus - 2 * f0 + f_minus) / delta**2
-        for c in range(a):
-            e_j = np.zeros_like(x)
-            e_j[free[c]] = delta
-            hess[a, c] = hess[c, a] = (
-                objective(x + e_i + e_j) - objective(x + e_i - e_j)
-                - objective(x - e_i + e_j) + objective(x - e_i - e_j)
-            ) / (4 * delta**2)
-    return grad, hess
+def scaled_gradient_message(grad: np.ndarray, hess: np.ndarray, tol: float = 2e-3) -> str | None:
+    """The test of lme4's ``check.conv.grad`` on a gradient and Hessian already restricted to
+    the free parameters.
 
-
-def gradient_check(objective: Callable[[np.ndarray], float], summary: OptSummary,
-                   tol: float = 2e-3, delta: float = 1e-4,
-                   derivatives: tuple[np.ndarray, np.ndarray] | None = None) -> str | None:
-    """lme4's ``check.conv.grad``: the scaled gradient at the optimum must be small.
-
-    The gradient :math:`g` and Hessian :math:`H` of the objective over the parameters not
-    on their bound come from ``derivatives`` (exact ones at ``summary.final``, over all
-    parameters) when given, else from central differences with step ``delta`` as lme4
-    takes them; the check uses :math:`\\max_i |(R^{-1} g)_i|` with :math:`R^\\top R = H` when :math:`H` is
-    positive definite and :math:`\\max_i |g_i|` otherwise.
+    The size is :math:`\\max_i |(R^{-1} g)_i|` with :math:`R` the upper Cholesky factor,
+    :math:`R^\\top R = H`, when :math:`H` is positive definite, else :math:`\\max_i |g_i|`.
 
     Returns
     -------
     str or None
-        A message if the check fails, else None.
+        lme4's message (C's ``%g`` numbers, as lme4's ``sprintf``) if the size exceeds
+        ``tol``, else None.
     """
-    x = summary.final
-    free = np.flatnonzero(x != summary.lower)
-    if free.size == 0:
+    if len(grad) == 0:
         return None
-    if derivatives is None:
-        grad, hess = _central_differences(objective, x, summary.fmin, free, delta)
-    else:
-        grad, hess = derivatives[0][free], derivatives[1][np.ix_(free, free)]
     try:
         upper = np.linalg.cholesky(hess).T
         size = float(np.max(np.abs(np.linalg.solve(upper, grad))))
@@ -269,3 +427,42 @@ def gradient_check(objective: Callable[[np.ndarray], float], summary: OptSummary
     if size > tol:
         return f"Model failed to converge with max|grad| = {size:.6g} (tol = {tol:g})"
     return None
+
+
+def check_gradient(objective: Callable[[np.ndarray], float], x: np.ndarray, fx: float,
+                   lower: np.ndarray, tol: float = 2e-3, delta: float = 1e-4,
+                   derivatives: tuple[np.ndarray, np.ndarray] | None = None) -> str | None:
+    """lme4's ``check.conv.grad`` at ``x``: the scaled gradient over the parameters not on
+    their bound must be small (:func:`scaled_gradient_message`).
+
+    The gradient and Hessian come from ``derivatives`` (over all parameters, at ``x``) when
+    given, else from central differences with step ``delta``
+    (:func:`mlmtools.numderiv.central_derivatives`, lme4's ``deriv12``).
+
+    Returns
+    -------
+    str or None
+        A message if the check fails, else None.
+    """
+    free = np.flatnonzero(np.asarray(x) != np.asarray(lower))
+    if free.size == 0:
+        return None
+    if derivatives is None:
+        grad, hess = central_derivatives(objective, x, fx, delta, free)
+    else:
+        grad, hess = derivatives[0][free], derivatives[1][np.ix_(free, free)]
+    return scaled_gradient_message(grad, hess, tol)
+
+
+def gradient_check(objective: Callable[[np.ndarray], float], summary: OptSummary,
+                   tol: float = 2e-3, delta: float = 1e-4,
+                   derivatives: tuple[np.ndarray, np.ndarray] | None = None) -> str | None:
+    """:func:`check_gradient` at the optimum recorded in ``summary``.
+
+    Returns
+    -------
+    str or None
+        A message if the check fails, else None.
+    """
+    return check_gradient(objective, summary.final, summary.fmin, summary.lower, tol, delta,
+                          derivatives)

@@ -143,8 +143,10 @@ def new_figure(title: str, xlabel: str, ylabel: str,
 
     Returns
     -------
-    fig, ax
-        The new figure and its single axes.
+    fig : matplotlib.figure.Figure
+        The new figure.
+    ax : matplotlib.axes.Axes
+        Its single axes.
     """
     fig, ax = plt.subplots(figsize=figsize)
     label_axes(ax, title, xlabel, ylabel)
@@ -178,8 +180,10 @@ def new_panels(titles: Sequence[str], xlabel: str, ylabel: str, *,
 
     Returns
     -------
-    fig, axes
-        The new figure and a list of its axes, left to right.
+    fig : matplotlib.figure.Figure
+        The new figure.
+    axes : list of matplotlib.axes.Axes
+        Its axes, left to right.
 
     Raises
     ------

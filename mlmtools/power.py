@@ -32,6 +32,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy import stats
 
+from mlmtools import rformat
 from mlmtools.design import design_effect
 
 __all__ = ["PowerResult", "PowerSettings", "power_analytic", "power_simulation", "power_curve", "METHODS", "BACKENDS"]
@@ -102,10 +103,13 @@ class PowerResult:
 
     def __repr__(self) -> str:
         s = self.settings
+        power, low, high = (rformat.format_rounded(v, 3, nsmall=True)
+                            for v in (self.power, self.conf_low, self.conf_high))
+        icc, effect_size, alpha = (rformat.format_number(v) for v in (s.icc, s.effect_size, s.alpha))
         return (
-            f"PowerResult(power={self.power:.3f}, 95% CI [{self.conf_low:.3f}, {self.conf_high:.3f}] (Wilson), "
+            f"PowerResult(power={power}, 95% CI [{low}, {high}] (Wilson), "
             f"n_sims={self.n_sims}, method={self.method!r}; design: {s.n_clusters} clusters x "
-            f"{s.cluster_size}, icc={s.icc:g}, effect_size={s.effect_size:g}, alpha={s.alpha:g})"
+            f"{s.cluster_size}, icc={icc}, effect_size={effect_size}, alpha={alpha})"
         )
 
 

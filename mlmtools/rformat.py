@@ -28,9 +28,9 @@ final newline. Column and row indices are 0-based.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Callable, Mapping, Sequence
-from fractions import Fraction
 
 import numpy as np
 import pandas as pd
@@ -40,12 +40,19 @@ PRINT_WIDTH: int = 80
 SIGNIF_LEGEND: str = "0 '***' 0.001 '**' 0.01 '*' 0.05 '.' 0.1 ' ' 1"
 QUANTILE_NAMES: tuple[str, ...] = ("Min", "1Q", "Median", "3Q", "Max")
 _KP_MAX = 27  # largest power of ten R's format.c keeps in its long double table
-_SIGNIF_CUTS = np.array([0.001, 0.01, 0.05, 0.1, 1.0])
+_SIGNIF_CUTS = (0.001, 0.01, 0.05, 0.1, 1.0)
 _SIGNIF_SYMBOLS = ("***", "**", "*", ".", " ")
+_FAST_KINDS = {"f": False, "i": True, "u": True}  # numpy kinds read directly: is integer?
 
 
 def _as_numeric(x: object) -> tuple[np.ndarray, bool]:
     """Values as a flat float array (NaN where missing) and whether they are integers."""
+    if isinstance(x, (np.ndarray, pd.Series, pd.Index)) and isinstance(x.dtype, np.dtype) \
+            and x.dtype.kind in _FAST_KINDS and x.dtype.itemsize <= 8:
+        values = np.asarray(x).ravel().astype(float)
+        return values, bool(values.size) and _FAST_KINDS[x.dtype.kind]
+    if isinstance(x, (list, tuple)) and all(type(v) is float or type(v) is np.float64 for v in x):
+        return np.array(x, dtype=float), False
     raw = x.to_numpy(dtype=object) if isinstance(x, (pd.Series, pd.Index)) else np.asarray(x, dtype=object)
     numeric = pd.to_numeric(pd.Series(np.ravel(raw), dtype=object))
     is_integer = numeric.size > 0 and pd.api.types.is_integer_dtype(numeric.dtype)
@@ -55,7 +62,7 @@ def _as_numeric(x: object) -> tuple[np.ndarray, bool]:
 def _elementwise(rule: Callable[[float, int], float], x: object, digits: int) -> float | np.ndarray:
     """Apply a scalar rounding rule to a scalar or an array, keeping the shape."""
     values = np.asarray(x, dtype=float)
-    rounded = np.array([rule(float(v), digits) for v in values.ravel()], dtype=float)
+    rounded = np.array([rule(v, digits) for v in values.ravel().tolist()], dtype=float)
     return float(rounded[0]) if values.ndim == 0 else rounded.reshape(values.shape)
 
 
@@ -73,11 +80,16 @@ def _pow_di(x: float, n: int) -> float:
     return result
 
 
+def _rint(x: float) -> float:
+    """C's ``rint``: nearest integer, ties to even, sign kept (-0.4 -> -0.0)."""
+    return math.copysign(float(round(x)), x) if math.isfinite(x) else x
+
+
 def _round_one(x: float, dig: int) -> float:
     if math.isnan(x) or math.isinf(x) or x == 0.0:
         return x
     if dig == 0:
-        return float(np.rint(x))
+        return _rint(x)
     sign = -1.0 if x < 0 else 1.0
     x = abs(x)
     if dig > 0 and math.log10(2.0) * (0.5 + (math.frexp(x)[1] - 1)) + dig > 15:
@@ -123,9 +135,9 @@ def _signif_one(x: float, digits: int) -> float:
     if e10 > 0:  # scale up by an exact power of ten (in two steps below 1e-308)
         extra = _pow_di(10.0, e10 - 308) if e10 > 308 else 1.0
         pow10 = _pow_di(10.0, min(e10, 308))
-        return float(np.rint(x * pow10 * extra)) / pow10 / extra
+        return _rint(x * pow10 * extra) / pow10 / extra
     pow10 = _pow_di(10.0, -e10)
-    return float(np.rint(x / pow10)) * pow10
+    return _rint(x / pow10) * pow10
 
 
 def signif(x: float | Sequence[float] | np.ndarray, digits: int = 6) -> float | np.ndarray:
@@ -159,36 +171,60 @@ def zapsmall(x: Sequence[float] | np.ndarray, digits: int = 7) -> np.ndarray:
     return np.asarray(round_r(values, places), dtype=float)
 
 
-def _long_double(q: Fraction) -> Fraction:
-    """Round a positive rational to the nearest 80-bit long double (64-bit significand)."""
-    num, den = q.numerator, q.denominator
+def _long_double(num: int, den: int) -> tuple[int, int]:
+    """Round the positive rational ``num / den`` to the nearest 80-bit long double (64-bit
+    significand, ties to even), returned exactly as ``(m, e)`` with value :math:`m\\,2^e`."""
     shift = num.bit_length() - den.bit_length() - 64
-    scaled_num, scaled_den = (num, den << shift) if shift >= 0 else (num << -shift, den)
-    while scaled_num >= scaled_den << 64:
-        shift, scaled_den = shift + 1, scaled_den << 1
-    while scaled_num < scaled_den << 63:
-        shift, scaled_num = shift - 1, scaled_num << 1
-    mantissa, remainder = divmod(scaled_num, scaled_den)
-    if 2 * remainder > scaled_den or (2 * remainder == scaled_den and mantissa % 2):
+    if shift >= 0:
+        den <<= shift
+    else:
+        num <<= -shift
+    while num >= den << 64:
+        shift, den = shift + 1, den << 1
+    while num < den << 63:
+        shift, num = shift - 1, num << 1
+    mantissa, remainder = divmod(num, den)
+    if 2 * remainder > den or (2 * remainder == den and mantissa & 1):
         mantissa += 1
-    return Fraction(mantissa) * Fraction(2) ** shift
+    return mantissa, shift
+
+
+def _as_ratio(mantissa: int, exponent: int) -> tuple[int, int]:
+    """:math:`m\\,2^e` as an integer numerator and denominator."""
+    return (mantissa << exponent, 1) if exponent >= 0 else (mantissa, 1 << -exponent)
 
 
 def _scientific(x: float, digits: int) -> tuple[bool, int, int, bool]:
     """R's ``scientific()``: sign, decimal exponent, significant digits needed, and whether
-    rounding to ``digits`` digits widens the number (9996 -> 1e+04 at 3 digits)."""
+    rounding to ``digits`` digits widens the number (9996 -> 1e+04 at 3 digits).
+
+    R scales :math:`|x|` by :math:`10^{-k}` in long double; the scaling is done here in
+    exact integer arithmetic, rounding to a 64-bit significand where R's long double would.
+    """
     if x == 0.0:
         return False, 0, 1, False
     r = abs(x)
     kp = math.floor(math.log10(r)) - digits + 1
-    if abs(kp) < 10:
-        r_prec = Fraction(r) / 10**kp if kp > 0 else Fraction(r) * 10**-kp
+    num, den = r.as_integer_ratio()
+    if abs(kp) < 10:  # 10**|kp| is exact in long double
+        if kp > 0:
+            den *= 10**kp
+        else:
+            num *= 10**-kp
     else:
-        r_prec = Fraction(r) / _long_double(Fraction(10) ** kp)
-    r_prec = _long_double(r_prec)
-    if r_prec < 10 ** (digits - 1):
-        r_prec, kp = _long_double(r_prec * 10), kp - 1
-    alpha = round(r_prec)  # half to even, as nearbyintl
+        pow_mantissa, pow_exponent = _long_double(10**kp, 1) if kp > 0 else _long_double(1, 10**-kp)
+        den *= pow_mantissa
+        if pow_exponent >= 0:
+            den <<= pow_exponent
+        else:
+            num <<= -pow_exponent
+    num, den = _as_ratio(*_long_double(num, den))
+    if num < 10 ** (digits - 1) * den:
+        num, den = _as_ratio(*_long_double(10 * num, den))
+        kp -= 1
+    alpha, remainder = divmod(num, den)  # nearest integer, ties to even, as nearbyintl
+    if 2 * remainder > den or (2 * remainder == den and alpha & 1):
+        alpha += 1
     nsig = digits
     while nsig > 0 and alpha % 10 == 0:
         alpha //= 10
@@ -203,10 +239,11 @@ def _scientific(x: float, digits: int) -> tuple[bool, int, int, bool]:
 
 def _format_real(values: np.ndarray, digits: int, nsmall: int = 0, na_string: str = "NA") -> list[str]:
     """R's ``formatReal`` + ``encodeReal``: a common fixed or scientific format, padded."""
-    finite = np.isfinite(values)
+    items = values.tolist()
+    finite = [v for v in items if math.isfinite(v)]
     width, decimals, scientific = 0, 0, False
-    if finite.any():
-        parts = [_scientific(float(v), digits) for v in values[finite]]
+    if finite:
+        parts = [_scientific(v, digits) for v in finite]
         neg = any(p[0] for p in parts)
         lefts = [p[1] + 1 - p[3] for p in parts]
         rgt = max(max(p[2] - left for p, left in zip(parts, lefts)), 0)
@@ -225,22 +262,20 @@ def _format_real(values: np.ndarray, digits: int, nsmall: int = 0, na_string: st
             width, decimals = width_fixed, rgt
         else:
             width, decimals, scientific = width_sci, mantissa_decimals, True
-    if np.isnan(values).any():
-        width = max(width, len(na_string))
-    if np.isposinf(values).any():
-        width = max(width, 3)
-    if np.isneginf(values).any():
-        width = max(width, 4)
+    if len(finite) < len(items):
+        if any(math.isnan(v) for v in items):
+            width = max(width, len(na_string))
+        if math.inf in items:
+            width = max(width, 3)
+        if -math.inf in items:
+            width = max(width, 4)
+    layout = f"{{:>{width}.{decimals}{'e' if scientific else 'f'}}}"
     out = []
-    for v in values:
-        if np.isnan(v):
-            text = na_string
-        elif np.isinf(v):
-            text = "Inf" if v > 0 else "-Inf"
+    for v in items:
+        if math.isfinite(v):
+            out.append(layout.format(v + 0.0))  # + 0.0 drops the sign of a negative zero, as R
         else:
-            v = 0.0 if v == 0 else float(v)  # R drops the sign of a negative zero
-            text = f"{v:.{decimals}e}" if scientific else f"{v:.{decimals}f}"
-        out.append(text.rjust(width))
+            out.append((na_string if math.isnan(v) else "Inf" if v > 0 else "-Inf").rjust(width))
     return out
 
 
@@ -360,13 +395,17 @@ def print_char_matrix(
 
 def _signif_codes(pv: np.ndarray) -> list[str]:
     """R's ``symnum`` with the significance cutpoints (0, .001, .01, .05, .1, 1]."""
-    codes = []
-    for p in pv:
-        if np.isnan(p) or p < 0 or p > 1:
-            codes.append("")
-        else:
-            codes.append(_SIGNIF_SYMBOLS[int(np.searchsorted(_SIGNIF_CUTS, p, side="left"))])
-    return codes
+    return [_SIGNIF_SYMBOLS[bisect.bisect_left(_SIGNIF_CUTS, p)] if 0 <= p <= 1 else ""
+            for p in pv.tolist()]
+
+
+def _numeric_columns(table: pd.DataFrame) -> list[np.ndarray]:
+    """Each column of a table as a float array, as :func:`_as_numeric` reads it."""
+    matrix = table.to_numpy()
+    if matrix.dtype.kind in _FAST_KINDS and matrix.dtype.itemsize <= 8:  # all columns numpy numbers
+        matrix = matrix.astype(float)
+        return [matrix[:, j] for j in range(matrix.shape[1])]
+    return [_as_numeric(table.iloc[:, j])[0] for j in range(table.shape[1])]
 
 
 def print_coefmat(
@@ -417,7 +456,7 @@ def print_coefmat(
         p_values = has_pvalue
     elif p_values and not has_pvalue:
         raise ValueError("p_values=True needs a p-value column (has_pvalue is False)")
-    columns = [_as_numeric(table.iloc[:, j])[0] for j in range(n_cols)]
+    columns = _numeric_columns(table)
     if has_pvalue and not p_values:
         columns, names, has_pvalue = columns[:-1], names[:-1], False
         n_cols -= 1

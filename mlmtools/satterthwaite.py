@@ -18,7 +18,8 @@ Two ways to get the derivatives are offered (``derivatives=``):
 
 * ``"analytic"`` (the default, :data:`DEFAULT_DERIVATIVES`): exact closed forms
   (:mod:`mlmtools.varpar_derivatives`), at the cost of a few small matrix products;
-* ``"numerical"``: exactly as lmerTest takes them with numDeriv, the Hessian by ``genD``
+* ``"numerical"``: exactly as lmerTest takes them with numDeriv (``mlmtools.numderiv``),
+  the Hessian by ``genD``
   (Richardson extrapolation, ``d = 0.1``, ``eps = 1e-4``, ``r = 4``) and the Jacobian by
   Richardson with ``d = 1e-4`` (about a hundred deviance evaluations).
 
@@ -29,13 +30,12 @@ model, where the exact df at the optimum is 17, comes from where the optimizer s
 not from the differentiation.)
 
 Models with several random-effects terms and more than
-:data:`~mlmtools.varpar_derivatives.DENSE_MAX_Q` random effects always use the numerical
+``mlmtools.varpar_derivatives.DENSE_MAX_Q`` random effects always use the numerical
 scheme.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -44,12 +44,12 @@ import pandas as pd
 from scipy import special
 
 from mlmtools.deviance import solve
+from mlmtools import numderiv
 from mlmtools.varpar_derivatives import analytic_available, varpar_derivatives
 
 if TYPE_CHECKING:
     from mlmtools.lmer import LmerResult
 
-_ZERO_TOL = np.sqrt(np.finfo(float).eps / 7e-7)
 _EIGEN_TOL = 1e-8
 DERIVATIVE_METHODS = ("analytic", "numerical")
 #: How Satterthwaite's derivatives are taken when a call does not say.
@@ -87,69 +87,6 @@ class VarparInformation:
     derivatives: str = "numerical"
 
 
-def _richardson(values: list[np.ndarray]) -> np.ndarray:
-    """numDeriv's Richardson extrapolation over step sizes halved each time (v = 2)."""
-    a = [np.asarray(v, dtype=float) for v in values]
-    r = len(a)
-    for m in range(1, r):
-        a = [(a[k + 1] * 4**m - a[k]) / (4**m - 1) for k in range(r - m)]
-    return a[0]
-
-
-def _steps(x: np.ndarray, d: float, eps: float = 1e-4) -> np.ndarray:
-    return np.abs(d * x) + eps * (np.abs(x) < _ZERO_TOL)
-
-
-def _extrapolated(quotient: Callable[[np.ndarray], np.ndarray | float], h0: np.ndarray,
-                  r: int) -> np.ndarray:
-    """Richardson extrapolation of ``quotient(h)`` over the steps h0, h0/2, ..., h0/2^(r-1)."""
-    return _richardson([quotient(h0 / 2**k) for k in range(r)])
-
-
-def numderiv_hessian(func: Callable[[np.ndarray], float], x: np.ndarray, d: float = 0.1,
-                     r: int = 4) -> np.ndarray:
-    """Hessian by numDeriv's ``genD`` (Richardson, ``v = 2``), as ``numDeriv::hessian``.
-
-    Diagonal: :math:`(f(x+h e_i) - 2f(x) + f(x-h e_i))/h_i^2`; off-diagonal:
-    :math:`(f(x+h_ie_i+h_je_j) - 2f(x) + f(x-h_ie_i-h_je_j) - H_{ii}h_i^2 - H_{jj}h_j^2)/(2h_ih_j)`,
-    each over steps :math:`h_0, h_0/2, \\ldots` with :math:`h_0 = |d\\,x| + 10^{-4}[|x| < \\text{zero.tol}]`,
-    then extrapolated.
-    """
-    x = np.asarray(x, dtype=float)
-    n = len(x)
-    f0 = func(x)
-    h0 = _steps(x, d)
-    eye = np.eye(n)
-
-    def second_difference(step: np.ndarray) -> float:
-        return func(x + step) - 2 * f0 + func(x - step)
-
-    diag = np.array([_extrapolated(lambda h: second_difference(h[i] * eye[i]) / h[i] ** 2, h0, r)
-                     for i in range(n)])
-    H = np.diag(diag)
-    for i in range(n):
-        for j in range(i):
-            H[i, j] = H[j, i] = _extrapolated(
-                lambda h: (second_difference(h[i] * eye[i] + h[j] * eye[j])
-                           - diag[i] * h[i] ** 2 - diag[j] * h[j] ** 2) / (2 * h[i] * h[j]),
-                h0, r)
-    return H
-
-
-def numderiv_jacobian(func: Callable[[np.ndarray], np.ndarray], x: np.ndarray, d: float = 1e-4,
-                      r: int = 4) -> np.ndarray:
-    """Jacobian by Richardson extrapolation of central differences (``numDeriv::jacobian``).
-
-    Returns an array of shape ``(len(x),) + func(x).shape``.
-    """
-    x = np.asarray(x, dtype=float)
-    h0 = _steps(x, d)
-    eye = np.eye(len(x))
-    return np.asarray([
-        _extrapolated(lambda h: (func(x + h[i] * eye[i]) - func(x - h[i] * eye[i])) / (2 * h[i]), h0, r)
-        for i in range(len(x))])
-
-
 def deviance_varpar(fit: LmerResult, varpar: np.ndarray) -> float:
     """lmerTest's ``devfun_vp``: the deviance as a function of :math:`(\\theta, \\sigma)`.
 
@@ -184,6 +121,27 @@ def check_derivatives(derivatives: str | None) -> str:
     return derivatives
 
 
+def hessian_messages(eigenvalues: np.ndarray, tol: float = _EIGEN_TOL) -> list[str]:
+    """lmerTest's warnings about the Hessian of the variance parameters (``as_lmerModLT``).
+
+    Eigenvalues below ``-tol`` mean the fit is not at a minimum; eigenvalues within ``tol``
+    of zero mean the Hessian is (nearly) singular, as at a boundary fit.  The numbers are
+    written as lmerTest's ``sprintf("%1.1e")``.
+    """
+    messages = []
+    negative = eigenvalues[eigenvalues < -tol]
+    if negative.size:
+        noun = "eigenvalues" if negative.size > 1 else "eigenvalue"
+        messages.append(f"Model failed to converge with {negative.size} negative {noun}: "
+                        + " ".join(f"{v:1.1e}" for v in negative))
+    near_zero = eigenvalues[np.abs(eigenvalues) < tol]
+    if near_zero.size:
+        noun = "eigenvalues" if near_zero.size > 1 else "eigenvalue"
+        messages.append(f"Model may not have converged with {near_zero.size} {noun} close to zero: "
+                        + " ".join(f"{v:1.1e}" for v in near_zero))
+    return messages
+
+
 def varpar_information(fit: LmerResult, derivatives: str | None = None) -> VarparInformation:
     """Compute lmerTest's stored quantities for a fitted model (``as_lmerModLT``).
 
@@ -200,18 +158,10 @@ def varpar_information(fit: LmerResult, derivatives: str | None = None) -> Varpa
         H, jac = varpar_derivatives(fit._problem, fit._solution, fit._theta_derivatives())
     else:
         derivatives = "numerical"
-        H = numderiv_hessian(lambda v: deviance_varpar(fit, v), varpar)
-        jac = numderiv_jacobian(lambda v: covbeta_varpar(fit, v), varpar)
+        H = numderiv.hessian(lambda v: deviance_varpar(fit, v), varpar)
+        jac = numderiv.jacobian(lambda v: covbeta_varpar(fit, v), varpar)
     values, vectors = np.linalg.eigh(H)
-    messages = []
-    negative = values[values < -_EIGEN_TOL]
-    if negative.size:
-        messages.append(f"Model failed to converge with {negative.size} negative eigenvalue(s): "
-                        + " ".join(f"{v:.1e}" for v in negative))
-    near_zero = values[np.abs(values) < _EIGEN_TOL]
-    if near_zero.size:
-        messages.append(f"Model may not have converged with {near_zero.size} eigenvalue(s) close "
-                        "to zero: " + " ".join(f"{v:.1e}" for v in near_zero))
+    messages = hessian_messages(values)
     keep = values > _EIGEN_TOL
     H_pinv = (vectors[:, keep] / values[keep]) @ vectors[:, keep].T
     return VarparInformation(
@@ -239,16 +189,41 @@ def satterthwaite_df(info: VarparInformation, L: np.ndarray) -> float | np.ndarr
 
 
 def _as_matrix(fit: LmerResult, L: np.ndarray | pd.Series | pd.DataFrame) -> np.ndarray:
-    names = fit._frame.fixed_names
-    if isinstance(L, pd.Series):
-        L = L.reindex(list(names), fill_value=0.0).to_numpy(dtype=float)
-    elif isinstance(L, pd.DataFrame):
-        L = L.reindex(columns=list(names), fill_value=0.0).to_numpy(dtype=float)
+    """A contrast as a finite matrix with one column per fixed effect.
+
+    A Series or DataFrame is aligned by coefficient name (missing names count as 0); names
+    that are not coefficients of the model raise ValueError, as do non-finite entries.
+    """
+    names = list(fit._frame.fixed_names)
+    labels = L.index if isinstance(L, pd.Series) else L.columns if isinstance(L, pd.DataFrame) else None
+    if labels is not None:
+        unknown = [str(name) for name in labels if name not in names]
+        if unknown:
+            raise ValueError(f"the contrast names {', '.join(map(repr, unknown))}, which "
+                             f"{'is not a fixed effect' if len(unknown) == 1 else 'are not fixed effects'}"
+                             f" of the model; the fixed effects are: {', '.join(names)}")
+        L = (L.reindex(names, fill_value=0.0) if isinstance(L, pd.Series)
+             else L.reindex(columns=names, fill_value=0.0))
     L = np.atleast_2d(np.asarray(L, dtype=float))
-    if L.shape[1] != len(names):
-        raise ValueError(f"the contrast has {L.shape[1]} columns; the model has {len(names)} fixed "
+    if L.ndim != 2 or L.shape[1] != len(names):
+        raise ValueError(f"the contrast has {L.shape[-1]} columns; the model has {len(names)} fixed "
                          f"effects ({', '.join(names)})")
+    if not np.all(np.isfinite(L)):
+        raise ValueError("the contrast L must contain only finite numbers (no NaN or inf)")
     return L
+
+
+def _as_rhs(rhs: float | np.ndarray, n_rows: int) -> np.ndarray:
+    """The right-hand side as one finite value per contrast row (a scalar is repeated)."""
+    values = np.ravel(np.asarray(rhs, dtype=float))
+    if values.size == 1:
+        values = np.repeat(values, n_rows)
+    if values.size != n_rows:
+        raise ValueError(f"rhs has {values.size} values; give one value or one per row of the "
+                         f"contrast ({n_rows})")
+    if not np.all(np.isfinite(values)):
+        raise ValueError("rhs must contain only finite numbers")
+    return values
 
 
 def _denominator_df(fit: LmerResult, L: np.ndarray, ddf: str, derivatives: str | None) -> np.ndarray:
@@ -288,7 +263,7 @@ def contest1d(fit: LmerResult, L: np.ndarray, rhs: float = 0.0,
     ``z value`` column and no ``df``.  ``derivatives`` chooses how Satterthwaite's
     derivatives are taken (module docstring).
     """
-    return _t_tests(fit, _as_matrix(fit, L)[:1], np.array([float(rhs)]), ddf, derivatives)
+    return _t_tests(fit, _as_matrix(fit, L)[:1], _as_rhs(rhs, 1), ddf, derivatives)
 
 
 def fstat_ddf(nu: np.ndarray, tol: float = 1e-8) -> float:
@@ -322,7 +297,7 @@ def contest_md(fit: LmerResult, L: np.ndarray, rhs: float | np.ndarray = 0.0,
     ddf = check_ddf(ddf)
     L = _as_matrix(fit, L)
     beta = fit._beta
-    rhs = np.broadcast_to(np.asarray(rhs, dtype=float), (L.shape[0],))
+    rhs = _as_rhs(rhs, L.shape[0])
     if np.any(rhs != 0):
         beta = beta - np.linalg.pinv(L) @ rhs
     d, P = np.linalg.eigh(L @ fit._vcov_array() @ L.T)
@@ -352,17 +327,30 @@ def contest(fit: LmerResult, L: np.ndarray | pd.Series | pd.DataFrame, rhs: floa
     fit : LmerResult
     L : array_like, Series or DataFrame
         Contrast vector or matrix over the fixed effects (a Series or DataFrame is aligned
-        by name; missing names count as 0).
+        by name; missing names count as 0). Entries must be finite.
     rhs : float or array_like
-        Right-hand side of the hypothesis :math:`L\\beta = \\mathrm{rhs}`.
+        Right-hand side of the hypothesis :math:`L\\beta = \\mathrm{rhs}`: one value, or
+        one per row of ``L``.
     ddf : {"satterthwaite", "residual", "none"}
     derivatives : {"analytic", "numerical"}, optional
         How Satterthwaite's derivatives are taken (:data:`DEFAULT_DERIVATIVES` when None).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The t-test table (one row) or the F-test table (several rows).
+
+    Raises
+    ------
+    ValueError
+        ``L`` of the wrong width, naming coefficients the model does not have, or holding
+        NaN or inf; ``rhs`` of the wrong length or not finite.
     """
     matrix = _as_matrix(fit, L)
+    values = _as_rhs(rhs, matrix.shape[0])
     if matrix.shape[0] == 1:
-        return contest1d(fit, matrix[0], float(np.ravel(rhs)[0]), ddf, derivatives)
-    return contest_md(fit, matrix, rhs, ddf, derivatives=derivatives)
+        return contest1d(fit, matrix[0], values[0], ddf, derivatives)
+    return contest_md(fit, matrix, values, ddf, derivatives=derivatives)
 
 
 def coefficient_table(fit: LmerResult, ddf: str = "satterthwaite",

@@ -1,7 +1,10 @@
 """Tidy tables of model estimates, after broom / broom.mixed.
 
 :func:`tidy` dispatches to the fitted object's ``_tidy`` method, so any result class (an
-lmer fit, a GEE fit, ...) can plug in by defining ``_tidy(**kwargs) -> DataFrame``.
+lmer fit, a glmer fit, a GEE fit) can plug in by defining ``_tidy(effects, conf_int,
+conf_level, ...) -> DataFrame``; both mixed models use :func:`tidy_mixed`.  Every table
+starts with an ``effect`` column (``"fixed"`` or ``"ran_pars"``), so tables of different
+models concatenate.
 Columns are broom's, written in snake_case (R's ``std.error``, ``p.value``, ``conf.low``
 are ``std_error``, ``p_value``, ``conf_low``); terms keep R's names (``sd__(Intercept)``).
 """
@@ -16,7 +19,9 @@ import pandas as pd
 from scipy import stats
 
 if TYPE_CHECKING:
-    from mlmtools.lmer import LmerResult
+    from mlmtools.lmer import MixedModelResult
+
+EFFECTS = ("fixed", "ran_pars")
 
 
 def tidy(obj: Any, **kwargs: Any) -> pd.DataFrame:
@@ -27,7 +32,8 @@ def tidy(obj: Any, **kwargs: Any) -> pd.DataFrame:
     obj
         Any object with a ``_tidy`` method (e.g. :class:`mlmtools.lmer.LmerResult`).
     **kwargs
-        Passed on; for lmer fits see :func:`tidy_lmer`.
+        Passed on; for lmer and glmer fits see :func:`tidy_mixed`, for GEE fits
+        :meth:`mlmtools.gee.GeeFit._tidy`.
 
     Raises
     ------
@@ -40,8 +46,33 @@ def tidy(obj: Any, **kwargs: Any) -> pd.DataFrame:
     return method(**kwargs)
 
 
-def _fixed_rows(fit: LmerResult, conf_int: bool, conf_level: float, ddf: str) -> pd.DataFrame:
-    table = fit.coef_table(ddf)
+def check_effects(effects: str | Sequence[str], allowed: Sequence[str] = EFFECTS) -> list[str]:
+    """An ``effects`` argument as a list, or ValueError naming the allowed kinds."""
+    kinds = [effects] if isinstance(effects, str) else list(effects)
+    if not kinds or any(k not in allowed for k in kinds):
+        raise ValueError(f"effects must be {' and/or '.join(map(repr, allowed))}, got {effects!r}")
+    return kinds
+
+
+def check_conf_level(conf_level: float) -> float:
+    """A confidence level strictly between 0 and 1, or ValueError."""
+    if not 0 < conf_level < 1:
+        raise ValueError(f"conf_level must be between 0 and 1, got {conf_level}")
+    return float(conf_level)
+
+
+def wald_limits(estimate: np.ndarray, std_error: np.ndarray, conf_level: float,
+                df: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Limits :math:`\\hat\\beta \\mp q\\,\\mathrm{SE}` with :math:`q` the
+    :math:`(1+\\ell)/2` quantile of :math:`t_{df}` (or of N(0, 1) when ``df`` is None)."""
+    q = (1 + conf_level) / 2
+    multiplier = stats.norm.ppf(q) if df is None else stats.t.ppf(q, df)
+    estimate, std_error = np.asarray(estimate, dtype=float), np.asarray(std_error, dtype=float)
+    return estimate - multiplier * std_error, estimate + multiplier * std_error
+
+
+def _fixed_rows(table: pd.DataFrame, conf_int: bool, conf_level: float) -> pd.DataFrame:
+    """Rows of a coefficient table (Estimate, Std. Error, [df], statistic, p-value)."""
     out = pd.DataFrame({
         "effect": "fixed",
         "term": list(table.index),
@@ -53,53 +84,71 @@ def _fixed_rows(fit: LmerResult, conf_int: bool, conf_level: float, ddf: str) ->
         out["df"] = table["df"].to_numpy()
     out["p_value"] = table.iloc[:, -1].to_numpy()
     if conf_int:
-        q = (1 + conf_level) / 2
-        multiplier = stats.t.ppf(q, out["df"]) if "df" in out else stats.norm.ppf(q)
-        out["conf_low"] = out["estimate"] - multiplier * out["std_error"]
-        out["conf_high"] = out["estimate"] + multiplier * out["std_error"]
+        out["conf_low"], out["conf_high"] = wald_limits(out["estimate"], out["std_error"], conf_level,
+                                                        out["df"] if "df" in out else None)
     return out
 
 
-def _ran_par_rows(fit: LmerResult) -> pd.DataFrame:
-    """Standard deviations and correlations, per term in theta's order (lower triangle,
-    column by column), then the residual standard deviation."""
-    rows = []
-    for label, t, cov, corr in fit._term_covariances():
-        sd = np.sqrt(np.diag(cov))
-        for c in range(t.k):
-            rows.append((label, f"sd__{t.columns[c]}", sd[c]))
-            for a in range(c + 1, t.k):
-                rows.append((label, f"cor__{t.columns[c]}.{t.columns[a]}", corr[a, c]))
-    rows.append(("Residual", "sd__Observation", fit.sigma))
-    out = pd.DataFrame(rows, columns=["group", "term", "estimate"])
-    out.insert(0, "effect", "ran_pars")
-    return out
+def _ran_par_rows(varcorr: pd.DataFrame) -> pd.DataFrame:
+    """Random-effect parameters in the lecture's order: per term the standard deviations, then
+    the correlations, then (linear models) the residual standard deviation.
 
-
-def tidy_lmer(fit: LmerResult, effects: str | Sequence[str] = ("fixed", "ran_pars"),
-              conf_int: bool = False, conf_level: float = 0.95,
-              ddf: str = "satterthwaite") -> pd.DataFrame:
-    """broom.mixed's ``tidy()`` of an lmerTest fit.
-
-    Fixed rows: ``effect, term, estimate, std_error, statistic, df, p_value`` (and
-    ``conf_low, conf_high`` with ``conf_int``: estimate :math:`\\pm\\, t_{\\nu, q}` SE with
-    Satterthwaite's :math:`\\nu`; normal quantiles with ``ddf="none"``, which also drops
-    ``df``). Random-parameter rows: ``effect, group, term, estimate`` with terms
-    ``sd__<name>``, ``cor__<name1>.<name2>`` and ``sd__Observation`` for the residual.
-    With both kinds, ``group`` is missing on fixed rows.
+    This is the order of ``varcorr()`` (R's ``as.data.frame(VarCorr(m))``).  broom.mixed
+    0.2.9.4 interleaves them instead (``sd__a``, ``cor__a.b``, ``sd__b``); the values and
+    term names are the same.
     """
-    from mlmtools.lmer import check_ddf
+    terms = ["sd__Observation" if group == "Residual" and a is None
+             else f"sd__{a}" if b is None else f"cor__{a}.{b}"
+             for group, a, b in zip(varcorr["grp"], varcorr["var1"], varcorr["var2"])]
+    return pd.DataFrame({"effect": "ran_pars", "group": varcorr["grp"].to_numpy(dtype=object),
+                         "term": terms, "estimate": varcorr["sdcor"].to_numpy(dtype=float)})
 
-    ddf = check_ddf(ddf)
-    kinds = [effects] if isinstance(effects, str) else list(effects)
-    unknown = [k for k in kinds if k not in ("fixed", "ran_pars")]
-    if unknown or not kinds:
-        raise ValueError(f"effects must be 'fixed' and/or 'ran_pars', got {effects!r}")
-    if not 0 < conf_level < 1:
-        raise ValueError(f"conf_level must be between 0 and 1, got {conf_level}")
+
+def tidy_mixed(fit: MixedModelResult, effects: str | Sequence[str] = EFFECTS, conf_int: bool = False,
+               conf_level: float = 0.95, ddf: str | None = None) -> pd.DataFrame:
+    """broom.mixed's ``tidy()`` of an lmer (lmerTest) or glmer fit.
+
+    Fixed rows, from ``fit.coef_table(ddf)``: ``effect, term, estimate, std_error, statistic,
+    [df], p_value`` and, with ``conf_int``, ``conf_low, conf_high``: estimate
+    :math:`\\pm\\, t_{\\nu, q}` SE with Satterthwaite's :math:`\\nu` (lmer), or
+    :math:`\\pm\\, z_q` SE for glmer fits and lmer's ``ddf="none"`` (which also drops
+    ``df``), :math:`q = (1 + \\text{conf\\_level})/2`.
+
+    Random-parameter rows, from ``fit.varcorr()``: ``effect, group, term, estimate`` with terms
+    ``sd__<name>``, ``cor__<name1>.<name2>`` and, for lmer, ``sd__Observation`` (group
+    ``Residual``), in the lecture's order: per random term the standard deviations, then
+    the correlations; the residual last.  broom.mixed 0.2.9.4 puts each correlation right
+    after the first standard deviation it involves; the values are the same.  With both
+    kinds, ``group`` is missing on fixed rows.
+
+    Parameters
+    ----------
+    fit : ~mlmtools.lmer.LmerResult or ~mlmtools.glmer.GlmerResult
+    effects : {"fixed", "ran_pars"} or list of str
+    conf_int : bool
+    conf_level : float
+    ddf : str, optional
+        Passed to ``fit.coef_table``; its default when None (``"satterthwaite"`` for lmer,
+        z tests for glmer, which accepts only ``"none"``).
+
+    Returns
+    -------
+    pandas.DataFrame
+
+    Raises
+    ------
+    ValueError
+        Unknown ``effects`` or ``ddf``, or ``conf_level`` outside (0, 1).
+    """
+    kinds = check_effects(effects)
+    conf_level = check_conf_level(conf_level)
     parts = []
     for kind in kinds:
-        parts.append(_fixed_rows(fit, conf_int, conf_level, ddf) if kind == "fixed" else _ran_par_rows(fit))
+        if kind == "fixed":
+            table = fit.coef_table() if ddf is None else fit.coef_table(ddf)
+            parts.append(_fixed_rows(table, conf_int, conf_level))
+        else:
+            parts.append(_ran_par_rows(fit.varcorr()))
     if len(parts) == 1:
         return parts[0]
     combined = pd.concat(parts, ignore_index=True)

@@ -447,32 +447,23 @@ def test_gee_drops_missing_rows_with_the_same_warning(ctx):
 
 # -- bugs found in modules owned by others (routed; see the report) ----------------------------------
 
-@pytest.mark.xfail(strict=True, reason="satterthwaite.contest: an rhs of the wrong length ends in "
-                                       "numpy's broadcast error instead of naming rhs")
 def test_contest_rhs_of_the_wrong_length(ctx):
     with pytest.raises(ValueError, match=r"rhs"):
         contest(ctx.fit, np.eye(2), rhs=[1.0, 2.0, 3.0])
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
-@pytest.mark.xfail(strict=True, reason="satterthwaite.contest: a Series contrast naming an unknown "
-                                       "coefficient is silently dropped (an all-zero contrast: a "
-                                       "table of NaN, or ZeroDivisionError in older versions)")
 def test_contest_with_an_unknown_coefficient_name(ctx):
     with pytest.raises(ValueError, match=r"Dayz"):
         contest(ctx.fit, pd.Series({"Dayz": 1.0}))
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
-@pytest.mark.xfail(strict=True, reason="satterthwaite.contest: NaN in L gives a table of NaN "
-                                       "instead of an error")
 def test_contest_with_nan_in_the_contrast(ctx):
     with pytest.raises(ValueError, match=r"finite"):
         contest(ctx.fit, [np.nan, 1.0])
 
 
-@pytest.mark.xfail(strict=True, reason="anova.anova: a single argument that is not a fit ends in "
-                                       "AttributeError ('str' object has no attribute '_frame')")
 def test_anova_of_something_that_is_not_a_fit():
     with pytest.raises(TypeError, match=r"str"):
         anova("m1")

@@ -318,15 +318,17 @@ def test_converged_fit_emits_no_warning(sleepstudy):
 def test_tidy_columns_and_wald_limits(sleep_fits):
     fit = sleep_fits["exchangeable"]
     tidy = fit._tidy(conf_int=True, conf_level=0.9)
-    assert list(tidy.columns) == ["term", "estimate", "std_error", "statistic", "p_value",
+    assert list(tidy.columns) == ["effect", "term", "estimate", "std_error", "statistic", "p_value",
                                   "conf_low", "conf_high"]
+    assert (tidy["effect"] == "fixed").all()
     expected = _seed_coefficients("exchangeable")
     assert_close(tidy["statistic"], expected["Wald"])
     assert_close(tidy["p_value"], expected["Pr(>|W|)"])
     z90 = 1.6448536269514722
     assert_close(tidy["conf_low"], expected["Estimate"] - z90 * expected["Std.err"])
     assert_close(tidy["conf_high"], expected["Estimate"] + z90 * expected["Std.err"])
-    assert list(fit._tidy().columns) == ["term", "estimate", "std_error", "statistic", "p_value"]
+    assert list(fit._tidy().columns) == ["effect", "term", "estimate", "std_error", "statistic",
+                                         "p_value"]
 
 
 def test_tidy_dispatches_to_the_fit(sleep_fits):
@@ -334,6 +336,24 @@ def test_tidy_dispatches_to_the_fit(sleep_fits):
 
     fit = sleep_fits["ar1"]
     pd.testing.assert_frame_equal(tidy(fit, conf_int=True), fit._tidy(conf_int=True))
+    pd.testing.assert_frame_equal(tidy(fit, effects="fixed"), tidy(fit))
+    with pytest.raises(ValueError, match="effects must be 'fixed'"):
+        tidy(fit, effects="ran_pars")
+
+
+def test_names_shared_with_the_mixed_model_results(sleep_fits, sleepstudy):
+    from mlmtools.lmer import lmer
+    from mlmtools.tidy import tidy
+
+    fit = sleep_fits["exchangeable"]
+    pd.testing.assert_series_equal(fit.fixef, fit.coefficients)
+    pd.testing.assert_frame_equal(fit.coef_table(), fit.summary().coefficients)
+    summary = fit.summary()
+    assert repr(summary) == str(summary) == summary.format()
+    assert summary._repr_html_().startswith("<pre>")
+    mixed = lmer("Reaction ~ Days + (1 | Subject)", sleepstudy)
+    both = pd.concat([tidy(mixed, effects="fixed"), tidy(fit)], ignore_index=True)
+    assert list(both.columns[:2]) == ["effect", "term"]
 
 
 # ------------------------------------------------------------------------------------------

@@ -23,7 +23,9 @@ from scipy import stats
 from mlmtools.agq import gauss_hermite_normal
 from mlmtools.exceptions import SingularFitWarning
 from mlmtools.families import Binomial, Poisson, get_family
-from mlmtools.glmer import GlmerResult, GlmerSummary, finite_difference_derivatives, glmer
+from mlmtools.glmer import GlmerResult, GlmerSummary, glmer
+from mlmtools.numderiv import central_derivatives
+from mlmtools.optimizer import scaled_gradient_message
 from mlmtools.tidy import tidy
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -239,6 +241,11 @@ def test_singular_fit_warns_and_is_reported(binary):
         fit = glmer("y ~ x + (1 | noise_group)", data)
     assert fit.is_singular
     assert "boundary (singular) fit" in str(fit.summary())
+    # lme4's .prt.warn: cat(sprintf(...), "\n") leaves a blank before the line break
+    assert "optimizer (Nelder_Mead) convergence code: 0 (OK) \n" in str(fit.summary())
+    with pytest.warns(SingularFitWarning):
+        first_stage = glmer("y ~ x + (1 | noise_group)", data, nAGQ=0)
+    assert "optimizer (bobyqa) convergence code: 0 (OK) \n" in str(first_stage.summary())
 
 
 # ------------------------------------------------------------------------------------------
@@ -285,6 +292,17 @@ def test_tidy_fixed_and_random_parameters(fits):
     assert list(ran["term"]) == ["sd__(Intercept)"]
     assert list(ran["group"]) == ["id"]
     assert_close(ran["estimate"], CASES["binary_laplace"]["varcorr"]["columns"]["sdcor"])
+
+
+def test_arguments_that_glmms_cannot_honour_are_refused(fits):
+    fit = fits["binary_laplace"]
+    with pytest.raises(ValueError, match="GLMMs use z tests"):
+        fit.coef_table(ddf="satterthwaite")
+    with pytest.raises(ValueError, match="GLMMs use z tests"):
+        tidy(fit, ddf="satterthwaite")
+    with pytest.raises(TypeError, match="conf_lvl"):
+        tidy(fit, conf_lvl=0.9)
+    pd.testing.assert_frame_equal(fit.coef_table(ddf="wald"), fit.coef_table())
 
 
 def test_predict_new_data_on_both_scales(fits):
@@ -346,9 +364,21 @@ def test_finite_difference_hessian_of_a_quadratic():
     def quadratic(x):
         return float(x @ A @ x)
 
-    grad, hess = finite_difference_derivatives(quadratic, np.array([0.5, -1.0]), quadratic(np.array([0.5, -1.0])))
+    grad, hess = central_derivatives(quadratic, np.array([0.5, -1.0]), quadratic(np.array([0.5, -1.0])))
     assert_close(hess, 2 * A, rtol=1e-6)
     assert_close(grad, 2 * A @ np.array([0.5, -1.0]), rtol=1e-8)
+
+
+def test_gradient_check_scales_by_the_upper_cholesky_factor():
+    # lme4's solve(chol(H), g): chol() is the upper factor R with R'R = H; here max|R^{-1} g|
+    # is 8e-3, while the lower factor L (H = LL') would give max|L^{-1} g| = 4e-3.
+    hess = np.array([[4.0, 2.0], [2.0, 1.25]])
+    grad = np.array([4e-3, 4e-3])
+    upper = np.linalg.cholesky(hess).T
+    expected = np.max(np.abs(np.linalg.solve(upper, grad)))
+    assert not np.isclose(expected, np.max(np.abs(np.linalg.solve(upper.T, grad))))
+    message = scaled_gradient_message(grad, hess, tol=1e-4)
+    assert message == f"Model failed to converge with max|grad| = {expected:.6g} (tol = 0.0001)"
 
 
 # ------------------------------------------------------------------------------------------

@@ -3,10 +3,16 @@ of cases the lecture does not print."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
+import pandas as pd
 import pytest
 
-from mlmtools.lmer_summary import LmerSummary, abbreviate, cat_fill
+from mlmtools.exceptions import ConvergenceWarning
+from mlmtools.lmer import lmer
+from mlmtools.lmer_summary import LmerSummary
+from mlmtools.merformat import abbreviate, cat_fill
 
 
 @pytest.mark.parametrize("name", ["m0", "m1", "m2"])
@@ -67,3 +73,22 @@ def test_abbreviate_follows_r():
 
 def test_cat_fill_breaks_before_the_item_that_overflows():
     assert cat_fill(["a" * 70, " [", "b" * 15, "]"]) == "a" * 70 + " [\n" + "b" * 15 + "]"
+
+
+def test_hessian_eigenvalue_messages_warn_once_and_are_printed():
+    # two clusters of five: the Hessian of the variance parameters is numerically singular, and
+    # lmerTest says so ("close to zero") when it computes the Satterthwaite quantities
+    data = pd.DataFrame({"y": [5.5, 4.5, 3.5, 2.5, 1.5, 1.0, 2.0, 3.0, 4.0, 5.0],
+                         "t": [0] * 5 + [1] * 5, "g": [1] * 5 + [2] * 5})
+    fit = lmer("y ~ t + (1 | g)", data)
+    with pytest.warns(ConvergenceWarning, match=r"^Model may not have converged with 1 eigenvalue "
+                                                r"close to zero: -?\d\.\de-\d+$") as record:
+        summary = fit.summary()
+    assert len(record) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert fit.summary().messages == summary.messages  # cached: no second warning
+    assert summary.messages == list(fit.satterthwaite().messages)
+    lines = str(summary).splitlines()
+    assert lines[-2] == "optimizer (nloptwrap) convergence code: 0 (OK) "
+    assert lines[-1] == summary.messages[0]

@@ -11,13 +11,9 @@ from scipy import stats
 
 from mlmtools.deviance import deviance, solve
 from mlmtools.lmer import LmerResult, lmer
-from mlmtools.satterthwaite import (
-    contest,
-    fstat_ddf,
-    numderiv_hessian,
-    numderiv_jacobian,
-    satterthwaite_df,
-)
+from mlmtools.numderiv import hessian as numderiv_hessian
+from mlmtools.numderiv import jacobian as numderiv_jacobian
+from mlmtools.satterthwaite import contest, fstat_ddf, satterthwaite_df
 from mlmtools.varpar_derivatives import profiled_derivatives
 from test_lmer import CASES
 
