@@ -602,16 +602,16 @@ def _design_matrix(spec: FixedSpec, evaluator: _Evaluator) -> tuple[np.ndarray, 
         blocks.append(np.ones((n, 1)))
         names.append("(Intercept)")
     for term, term_flags in zip(spec.terms, flags):
-        matrix, term_names = np.ones((n, 1)), [""]
+        matrix, term_names = None, [""]
         for variable, full in zip(term, term_flags):
             block, block_names = _variable_block(variable, values[variable], full)
             # earlier variables vary fastest, as in R's model.matrix
-            matrix = np.column_stack([matrix[:, i] * block[:, k]
-                                      for k in range(block.shape[1])
-                                      for i in range(matrix.shape[1])])
+            matrix = block if matrix is None else np.column_stack(
+                [matrix[:, i] * block[:, k] for k in range(block.shape[1])
+                 for i in range(matrix.shape[1])])
             term_names = [f"{old}:{new}" if old else new
                           for new in block_names for old in term_names]
-        blocks.append(matrix)
+        blocks.append(np.ones((n, 1)) if matrix is None else matrix)
         names.extend(term_names)
     matrix = np.column_stack(blocks) if blocks else np.empty((n, 0))
     return matrix, names
@@ -625,10 +625,15 @@ def _rank_deficient_columns(X: np.ndarray, tol: float = RANK_TOLERANCE) -> list[
 
     .. math:: \lVert (I - Q Q^\top) x_j \rVert < \mathrm{tol}\,\lVert x_j \rVert,
 
-    and negligible columns are moved to the end, i.e. dropped.
+    and negligible columns are moved to the end, i.e. dropped. A cheap test on
+    :math:`X^\top X` settles the common full-rank case (:func:`_clearly_full_rank`).
     """
-    if _clearly_full_rank(X):
-        return []
+    return [] if _clearly_full_rank(X) else _negligible_columns(X, tol)
+
+
+def _negligible_columns(X: np.ndarray, tol: float) -> list[int]:
+    """The exact check of :func:`_rank_deficient_columns`, by Gram-Schmidt with
+    reorthogonalization."""
     basis = np.empty((X.shape[0], 0))
     dropped = []
     for j in range(X.shape[1]):

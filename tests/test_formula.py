@@ -219,3 +219,34 @@ def test_python_keywords_that_are_not_code_are_ordinary_names():
 def test_formula_must_be_a_string():
     with pytest.raises(TypeError, match="formula must be a string"):
         parse_formula(None)
+
+
+# --------------------------------------------------------------------------- caching
+
+
+def test_parse_results_are_cached_and_read_only():
+    first = parse_formula("Reaction ~ Days + (1 + Days | Subject)")
+    assert parse_formula("Reaction ~ Days + (1 + Days | Subject)") is first
+    with pytest.raises(TypeError, match="cannot be changed"):
+        first.fixed.variables["Days"] = None
+    with pytest.raises(TypeError, match="cannot be changed"):
+        first.random[0].effects.variables.pop("Days")
+    assert list(first.fixed.variables) == ["Days"]
+
+
+def test_cached_parse_results_survive_pickling_and_copying():
+    import copy
+    import pickle
+
+    parsed = parse_formula("y ~ log(x) * g + (x || s)")
+    for clone in (pickle.loads(pickle.dumps(parsed)), copy.deepcopy(parsed)):
+        assert clone == parsed
+        assert clone.fixed.labels == parsed.fixed.labels
+        with pytest.raises(TypeError):
+            clone.fixed.variables.clear()
+
+
+def test_malformed_formulas_raise_every_time():
+    for _ in range(2):  # errors are not cached
+        with pytest.raises(FormulaError):
+            parse_formula("y ~ x +")

@@ -434,3 +434,50 @@ def test_warnings_point_at_the_caller(small):
         line = inspect.currentframe().f_lineno + 1
         wrapper()
     assert (record[0].filename, record[0].lineno) == (__file__, line)
+
+
+# ---------------------------------------------------------------- fast paths keep R's rules
+
+
+def test_cheap_full_rank_test_never_overrules_the_exact_check():
+    from mlmtools.modelframe import RANK_TOLERANCE, _clearly_full_rank, _negligible_columns
+
+    rng = np.random.default_rng(11)
+    taken = 0
+    for _ in range(400):
+        n, p = int(rng.integers(3, 400)), int(rng.integers(1, 6))
+        X = rng.normal(size=(n, p)) * 10.0 ** rng.integers(-6, 7, size=p)
+        if p > 1:  # make one column nearly a combination of the earlier ones
+            j = int(rng.integers(1, p))
+            noise = 10.0 ** rng.uniform(-14, 0) * np.abs(X[:, :j]).mean()
+            X[:, j] = X[:, :j] @ rng.normal(size=j) + noise * rng.normal(size=n)
+        if _clearly_full_rank(X):
+            taken += 1
+            assert _negligible_columns(X, RANK_TOLERANCE) == []
+            assert _negligible_columns(X, 1e-2) == []  # a margin of five orders of magnitude
+    assert 50 < taken < 400  # both paths were exercised
+
+
+def test_interaction_grouping_levels_are_the_occurring_combinations_in_r_order():
+    rng = np.random.default_rng(5)
+    n = 60
+    data = pd.DataFrame({
+        "y": rng.normal(size=n),
+        "a": rng.choice(["b2", "a10", "a9"], size=n),
+        "b": rng.choice([3, 20, 100], size=n),
+        "c": rng.choice(["x", "x:y"], size=n),  # a ':' in a level: labels may collide
+    })
+    data.loc[3, "a"] = None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MissingRowsWarning)
+        for group in ("a:b", "b:a", "a:b:c", "c:a"):
+            term = build_model(f"y ~ 1 + (1 | {group})", data).terms[0]
+            kept = data.dropna()
+            names = group.split(":")
+            labels = [":".join(str(v) for v in row) for row in kept[names].itertuples(index=False)]
+            orders = [sorted(kept[name].unique()) for name in names]
+            expected = [":".join(str(v) for v in combo) for combo in
+                        pd.MultiIndex.from_product(orders).to_flat_index()]
+            expected = [label for label in expected if label in set(labels)]
+            assert term.levels == tuple(expected)
+            assert [term.levels[c] for c in term.codes] == labels

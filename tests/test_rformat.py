@@ -466,3 +466,51 @@ def test_format_pval_groups_1e4_with_fixed_values_as_r_42() -> None:
         "0.000474", "0.001068", "0.000596", "3.26e-06"]
     # ... but with one digit the 1e-4 decade goes with the small values: format.pval(c(0.0005, 3e-6), digits = 1)
     assert format_pval([0.0005, 3e-6], digits=1) == ["5e-04", "3e-06"]
+
+
+@pytest.mark.skipif(np.finfo(np.longdouble).nmant != 63, reason="needs x87 80-bit long double, as R uses")
+def test_exact_scaling_matches_80_bit_long_double_arithmetic():
+    # R's scientific() scales |x| by 10^-kp in long double and rounds the result to an
+    # integer; rformat emulates that in exact integer arithmetic. Check the emulation
+    # against the hardware's long double for |kp| < 10 (where R multiplies or divides by an
+    # exact power of ten), including halfway cases such as 0.15 and 2.5.
+    from mlmtools.rformat import _scientific
+
+    def reference(x: float, digits: int) -> tuple[int, int]:
+        r = abs(x)
+        kp = math.floor(math.log10(r)) - digits + 1
+        ten = np.longdouble(10)
+        scaled = np.longdouble(r) / ten**kp if kp > 0 else np.longdouble(r) * ten ** (-kp)
+        if scaled < ten ** (digits - 1):
+            scaled, kp = scaled * ten, kp - 1
+        alpha = int(np.rint(scaled))
+        nsig = digits
+        while nsig > 0 and alpha % 10 == 0:
+            alpha //= 10
+            nsig -= 1
+        if nsig == 0:
+            nsig, kp = 1, kp + 1
+        return kp + digits - 1, nsig
+
+    rng = np.random.default_rng(7)
+    values = [0.15, 0.45, 2.5, 0.5, 9.995, 99.95, 1e-5, 123456.5, 0.1 + 0.2, 1 / 3]
+    values += list(rng.normal(size=300) * 10.0 ** rng.integers(-8, 9, size=300))
+    values += [float(f"{rng.integers(1, 10**6)}5e{rng.integers(-9, 3)}") for _ in range(300)]
+    checked = 0
+    for x in values:
+        for digits in (1, 2, 3, 4, 5, 7):
+            if abs(math.floor(math.log10(abs(x))) - digits + 1) >= 10:
+                continue
+            _, kpower, nsig, _ = _scientific(x, digits)
+            assert (kpower, nsig) == reference(x, digits), (x, digits)
+            checked += 1
+    assert checked > 2000
+
+
+def test_halfway_doubles_print_as_r_rounds_them():
+    # the double nearest 0.15 lies below 0.15, the one nearest 0.45 above 0.45; 2.5 is an
+    # exact tie and R's nearbyintl goes to the even digit
+    assert format_number(0.15, 1) == "0.1"
+    assert format_number(0.45, 1) == "0.5"
+    assert format_number(2.5, 1) == "2"
+    assert format_vector(np.array([0.15, 2.5]), 1) == ["0.1", "2.5"]
