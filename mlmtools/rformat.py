@@ -680,7 +680,7 @@ def round_frame(
     frame : pandas.DataFrame or pandas.Series
         The table (text and logical columns are left as they are) or a numeric named
         vector.
-    digits : int or mapping of column name to int
+    digits : int or dict
         Decimals for every numeric column, or for the named columns only (columns not
         named are left unrounded). A Series takes an int.
 
@@ -745,7 +745,7 @@ def print_rounded(
     ----------
     frame : pandas.DataFrame
         The table to print.
-    digits : int, mapping of column name to int, or None
+    digits : int, dict or None
         Passed to :func:`round_frame`; ``None`` prints the numbers unrounded.
     row_names : {"index", "numbered", "none"}
         Which row names to print.
