@@ -19,12 +19,33 @@ SMALL_DENSE_BLOCK = 1000
 
 
 @lru_cache(maxsize=1)
-def _controller() -> Any:
+def _blas_libraries() -> tuple[Any, ...]:
+    """threadpoolctl's controllers of the loaded BLAS libraries (empty without threadpoolctl)."""
     try:
         from threadpoolctl import ThreadpoolController
     except ImportError:
-        return None
-    return ThreadpoolController()
+        return ()
+    return tuple(ThreadpoolController().select(user_api="blas").lib_controllers)
+
+
+class _OneBlasThread(AbstractContextManager):
+    """Set every BLAS library to one thread on entry and restore its count on exit."""
+
+    def __init__(self, libraries: tuple[Any, ...]):
+        self.libraries = libraries
+        self.saved: list[int] = []
+
+    def __enter__(self) -> _OneBlasThread:
+        self.saved = [lib.get_num_threads() for lib in self.libraries]
+        for lib, count in zip(self.libraries, self.saved):
+            if count != 1:
+                lib.set_num_threads(1)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for lib, count in zip(self.libraries, self.saved):
+            if count != 1:
+                lib.set_num_threads(count)
 
 
 def suits_one_thread(problem: Any) -> bool:
@@ -36,7 +57,7 @@ def suits_one_thread(problem: Any) -> bool:
 def single_blas_thread(enabled: bool = True) -> AbstractContextManager:
     """A context in which BLAS uses one thread (a no-op when ``enabled`` is False or
     ``threadpoolctl`` is not installed)."""
-    controller = _controller() if enabled else None
-    if controller is None:
+    libraries = _blas_libraries() if enabled else ()
+    if not libraries:
         return nullcontext()
-    return controller.limit(limits=1, user_api="blas")
+    return _OneBlasThread(libraries)

@@ -48,14 +48,35 @@ touches the :math:`n` rows.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache, partial
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.linalg import solve_triangular
+from scipy.linalg.lapack import dpotrf
 
 from mlmtools.modelframe import ModelFrame
+
+
+@lru_cache(maxsize=None)
+def _row_major_lower(k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column indices of a k x k lower triangle, row by row (``np.tril_indices``,
+    read-only)."""
+    rows, cols = np.tril_indices(k)
+    rows.flags.writeable = cols.flags.writeable = False
+    return rows, cols
+
+
+@lru_cache(maxsize=None)
+def _column_major_lower(k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column indices of a k x k lower triangle, column by column (read-only)."""
+    rows, cols = _row_major_lower(k)
+    order = np.lexsort((rows, cols))
+    rows, cols = rows[order], cols[order]
+    rows.flags.writeable = cols.flags.writeable = False
+    return rows, cols
 
 
 @dataclass(frozen=True)
@@ -88,11 +109,9 @@ class TermLayout:
     theta_slice: slice
     b_slice: slice
 
-    @cached_property
+    @property
     def _lower_positions(self) -> tuple[np.ndarray, np.ndarray]:
-        rows, cols = np.tril_indices(self.k)
-        order = np.lexsort((rows, cols))
-        return rows[order], cols[order]
+        return _column_major_lower(self.k)
 
     def template(self, theta: np.ndarray) -> np.ndarray:
         """The lower-triangular template :math:`T` filled column-major from theta."""
@@ -245,10 +264,11 @@ def _layouts(mf: ModelFrame) -> tuple[TermLayout, ...]:
 
 
 def _level_sums(codes: np.ndarray, values: np.ndarray, n_levels: int) -> np.ndarray:
-    """Sum the rows of ``values`` (n, m) within each level: result (n_levels, m)."""
-    n = len(codes)
-    indicator = sp.csr_matrix((np.ones(n), codes, np.arange(n + 1)), shape=(n, n_levels))
-    return indicator.T @ values
+    """Sum the rows of ``values`` (n, m) within each level, in row order: result (n_levels, m)."""
+    out = np.empty((n_levels, values.shape[1]))
+    for j in range(values.shape[1]):
+        out[:, j] = np.bincount(codes, weights=values[:, j], minlength=n_levels)
+    return out
 
 
 def make_problem(mf: ModelFrame) -> LmmProblem:
@@ -291,15 +311,16 @@ def make_problem(mf: ModelFrame) -> LmmProblem:
     first = terms[0]
     k1, l1 = first.k, first.n_levels
     x1 = raws[0]
-    Z1 = _term_design(codes[0], x1, first)
-    ztxy1 = (Z1.T @ wXY).reshape(l1, k1, p + 1)
-    rows, cols = np.tril_indices(k1)
+    ztxy1 = _level_sums(codes[0], (x1[:, :, None] * wXY[:, None, :]).reshape(n, -1),
+                        l1).reshape(l1, k1, p + 1)
+    rows, cols = _row_major_lower(k1)
     entries = _level_sums(codes[0], np.column_stack([w * x1[:, a] * x1[:, b] for a, b in zip(rows, cols)]),
                           l1).T  # lower triangle of each Z_j'WZ_j, row by row
     ztz1 = np.empty((l1, k1, k1))
     ztz1[:, rows, cols] = ztz1[:, cols, rows] = entries.T
 
     if len(terms) > 1:
+        Z1 = _term_design(codes[0], x1, first)
         Zr = sp.hstack([_term_design(c, r, t) for c, r, t in zip(codes[1:], raws[1:], terms[1:])],
                        format="csr")
         WZr = sp.diags(w) @ Zr
@@ -505,6 +526,86 @@ def deviance(problem: LmmProblem, theta: np.ndarray, reml: bool) -> float:
         return float("inf")
     return criterion(problem.n, problem.p, f.ldL2, f.ldRX2 if reml else 0.0, problem.log_det_w,
                      pwrss, reml)
+
+
+#: Widest :math:`[X\\ y]` for :class:`_SmallTermDeviance`: its Cholesky factor comes from SciPy's
+#: LAPACK, which for matrices this small runs the same unblocked algorithm as NumPy's (the
+#: one :func:`_factor` calls), so both give the same bits.
+_SMALL_WIDTH = 32
+
+
+class _SmallTermDeviance:
+    """:func:`deviance` for a model with one random-effects term of size :math:`k \\le 2`.
+
+    The same floating-point operations as :func:`_factor` in the same order (so the same
+    numbers, bit for bit, and the same optimizer path), with every theta-free piece bound
+    once and only what the criterion needs computed: the blocks
+    :math:`A_j = T^\\top Z_j^\\top W Z_j T + I = L_jL_j^\\top` in closed form on whole
+    columns of per-level numbers, :math:`R_{ZXy}`, and the Cholesky factor of
+    :math:`[X\\ y]^\\top W[X\\ y] - R_{ZXy}^\\top R_{ZXy}` by one LAPACK call.
+    """
+
+    def __init__(self, problem: LmmProblem, reml: bool):
+        self.k = problem.terms[0].k
+        self.entries = problem.ztz1_entries
+        self.first_rows = problem.ztxy1_rows[0]
+        # each level's rows of Z_j'W[X y] repeated once per row of L_j^{-1}: (k, l k, p+1)
+        self.rows_twice = np.repeat(problem.ztxy1_rows, self.k, axis=1)
+        self.xytxy = problem.xytxy
+        self.width = problem.p + 1
+        self.n, self.p, self.log_det_w, self.reml = problem.n, problem.p, problem.log_det_w, reml
+
+    def _cross_products(self, theta: np.ndarray) -> tuple[np.ndarray, float]:
+        """:math:`R_{ZXy}^\\top R_{ZXy}` and :math:`\\log|L|^2`."""
+        if self.k == 1:
+            t = float(theta[0])
+            a = t * t * self.entries[0] + 1.0
+            rzxy = (t * (1.0 / np.sqrt(a)))[:, None] * self.first_rows
+            return rzxy.T @ rzxy, float(np.add.reduce(np.log(a)))
+        t1, t2, t3 = theta.tolist()
+        a, b, c = np.array([[t1 * t1, 2 * t1 * t2, t2 * t2], [0.0, t3 * t1, t3 * t2],
+                            [0.0, 0.0, t3 * t3]]) @ self.entries + _UNIT_DIAGONAL_2
+        l11 = np.sqrt(a)
+        l21 = b / l11
+        schur = c - l21 * l21
+        # the first column of each L_j^{-1}: (i11, i21)
+        first = np.empty((len(a), 2))
+        i11 = first[:, 0]
+        np.divide(1.0, l11, out=i11)
+        i22 = 1.0 / np.sqrt(schur)
+        np.multiply(-l21 * i11, i22, out=first[:, 1])
+        # R_ZXy,j = (L_j^{-1} T') N_j with T' = [[t1, t2], [0, t3]]: column b of L_j^{-1} T'
+        # times row b of N_j = Z_j'W[X y], summed over b
+        second = t2 * first
+        second[:, 1] += t3 * i22
+        rzxy = ((t1 * first).reshape(-1, 1) * self.rows_twice[0]
+                + second.reshape(-1, 1) * self.rows_twice[1])
+        return rzxy.T @ rzxy, float(np.add.reduce(np.log(a * schur)))
+
+    def __call__(self, theta: np.ndarray) -> float:
+        cross, ldL2 = self._cross_products(np.asarray(theta, dtype=float))
+        L, info = dpotrf(self.xytxy - cross, lower=1)
+        if info != 0:
+            return float("inf")
+        root = float(L[self.p, self.p])
+        pwrss = root * root
+        if not pwrss > 0:
+            return float("inf")
+        ldRX2 = 2.0 * float(np.add.reduce(np.log(L.diagonal()[:self.p]))) if self.reml else 0.0
+        return criterion(self.n, self.p, ldL2, ldRX2, self.log_det_w, pwrss, self.reml)
+
+
+def deviance_function(problem: LmmProblem, reml: bool) -> Callable[[np.ndarray], float]:
+    """The profiled deviance as a function of theta alone (what the optimizer minimises).
+
+    Equal to ``lambda theta: deviance(problem, theta, reml)``, bit for bit; for one
+    random-effects term of size 1 or 2 (and fewer than 32 fixed effects) it is a specialised
+    evaluator that binds everything independent of theta once, which makes each call about
+    twice as cheap.
+    """
+    if len(problem.terms) == 1 and problem.terms[0].k <= 2 and problem.p < _SMALL_WIDTH:
+        return _SmallTermDeviance(problem, reml)
+    return partial(deviance, problem, reml=reml)
 
 
 def solve(problem: LmmProblem, theta: np.ndarray, reml: bool) -> PlsSolution:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -29,7 +29,7 @@ from mlmtools.deviance import (
     PlsSolution,
     conditional_variances,
     criterion,
-    deviance,
+    deviance_function,
     make_problem,
     solve,
     start_theta,
@@ -71,6 +71,26 @@ def _unique_names(names: Sequence[str]) -> list[str]:
             seen[name] = 0
             out.append(name)
     return out
+
+
+class VarcorrColumns(NamedTuple):
+    """The columns of a variance-component table (R's ``as.data.frame(VarCorr(m))``):
+    group, first and second term column (None where R has NA), variance or covariance, and
+    standard deviation or correlation."""
+
+    grp: tuple[str, ...]
+    var1: tuple[str | None, ...]
+    var2: tuple[str | None, ...]
+    vcov: np.ndarray
+    sdcor: np.ndarray
+
+
+def varcorr_frame(columns: VarcorrColumns) -> pd.DataFrame:
+    """The variance-component table as a DataFrame (text columns of dtype object)."""
+    return pd.DataFrame({"grp": pd.Series(columns.grp, dtype=object),
+                         "var1": pd.Series(columns.var1, dtype=object),
+                         "var2": pd.Series(columns.var2, dtype=object),
+                         "vcov": columns.vcov, "sdcor": columns.sdcor})
 
 
 class MixedModelResult:
@@ -341,14 +361,8 @@ class LmerResult(MixedModelResult):
             out.append((label, t, cov, corr))
         return out
 
-    def varcorr(self) -> pd.DataFrame:
-        """Variance components as R's ``as.data.frame(VarCorr(m))``.
-
-        For each term :math:`\\Sigma_i = \\hat\\sigma^2 T_i T_i^\\top`: first the variances
-        (``sdcor`` the standard deviations), then the covariances in R's lower-triangle,
-        column-major order (``sdcor`` the correlations), then the residual row.
-        ``var2`` is None where R has NA.
-        """
+    def _varcorr_columns(self) -> VarcorrColumns:
+        """The columns of :meth:`varcorr` as plain sequences."""
         rows = []
         for label, t, cov, corr in self._term_covariances():
             sd = np.sqrt(np.diag(cov))
@@ -359,9 +373,17 @@ class LmerResult(MixedModelResult):
                     rows.append((label, t.columns[a], t.columns[c], cov[c, a], corr[c, a]))
         rows.append(("Residual", None, None, self.sigma**2, self.sigma))
         grp, var1, var2, vcov, sdcor = zip(*rows)
-        return pd.DataFrame({"grp": pd.Series(grp, dtype=object), "var1": pd.Series(var1, dtype=object),
-                             "var2": pd.Series(var2, dtype=object), "vcov": np.array(vcov, dtype=float),
-                             "sdcor": np.array(sdcor, dtype=float)})
+        return VarcorrColumns(grp, var1, var2, np.array(vcov, dtype=float), np.array(sdcor, dtype=float))
+
+    def varcorr(self) -> pd.DataFrame:
+        """Variance components as R's ``as.data.frame(VarCorr(m))``.
+
+        For each term :math:`\\Sigma_i = \\hat\\sigma^2 T_i T_i^\\top`: first the variances
+        (``sdcor`` the standard deviations), then the covariances in R's lower-triangle,
+        column-major order (``sdcor`` the correlations), then the residual row.
+        ``var2`` is None where R has NA.
+        """
+        return varcorr_frame(self._varcorr_columns())
 
     def _conditional_variances(self) -> list[np.ndarray]:
         return conditional_variances(self._problem, self.theta, self.sigma)
@@ -381,10 +403,8 @@ class LmerResult(MixedModelResult):
         caller's kept rows."""
         return pd.Series(self._linear_predictor(), index=self._frame.row_index, name="fitted")
 
-    def residuals(self, type: str = "response", scaled: bool = False) -> pd.Series:
-        """Residuals :math:`y - \\hat\\mu` (``"response"``) or
-        :math:`\\sqrt{w}(y - \\hat\\mu)` (``"pearson"``), divided by :math:`\\hat\\sigma` when
-        ``scaled`` (lme4's ``residuals(m, type, scaled)``)."""
+    def _residual_values(self, type: str = "response", scaled: bool = False) -> np.ndarray:
+        """The values of :meth:`residuals` as an array."""
         if type not in ("response", "pearson"):
             raise ValueError(f"type must be 'response' or 'pearson', got {type!r}")
         res = self._frame.y - self._linear_predictor()
@@ -392,7 +412,14 @@ class LmerResult(MixedModelResult):
             res = res * np.sqrt(self._frame.weights)
         if scaled:
             res = res / self.sigma
-        return pd.Series(res, index=self._frame.row_index, name="residuals")
+        return np.asarray(res, dtype=float)
+
+    def residuals(self, type: str = "response", scaled: bool = False) -> pd.Series:
+        """Residuals :math:`y - \\hat\\mu` (``"response"``) or
+        :math:`\\sqrt{w}(y - \\hat\\mu)` (``"pearson"``), divided by :math:`\\hat\\sigma` when
+        ``scaled`` (lme4's ``residuals(m, type, scaled)``)."""
+        return pd.Series(self._residual_values(type, scaled), index=self._frame.row_index,
+                         name="residuals")
 
     def predict(self, newdata: pd.DataFrame | None = None, re_form: str | None = None,
                 allow_new_levels: bool = False) -> pd.Series:
@@ -509,9 +536,7 @@ def fit_frame(frame: ModelFrame, REML: bool = True, *, data_name: str = "data",
     problem = make_problem(frame)
     theta0 = start_theta(problem, frame) if start is None else np.asarray(start, dtype=float)
 
-    def objective(theta: np.ndarray) -> float:
-        return deviance(problem, theta, REML)
-
+    objective = deviance_function(problem, REML)
     with single_blas_thread(suits_one_thread(problem)):
         summary = optimize_theta(objective, theta0, problem.lower, REML=REML, optimizer=optimizer)
         fit = LmerResult(frame, problem, summary, data_name=data_name)

@@ -8,6 +8,7 @@ lmerTest's coefficient table); the block formatters of ``mlmtools.merformat`` (l
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -21,12 +22,13 @@ from mlmtools.merformat import (
     format_call,
     format_coefficients,
     format_convergence,
-    format_correlation,
+    format_correlation_matrix,
     format_criterion,
     format_groups,
-    format_random_effects,
     format_title,
+    format_variance_components,
 )
+from mlmtools.lmer import VarcorrColumns, varcorr_frame
 
 if TYPE_CHECKING:
     from mlmtools.lmer import LmerResult
@@ -37,6 +39,9 @@ CLASS_NAME = "lmerModLmerTest"
 @dataclass(repr=False)
 class LmerSummary(TextReport):
     """Everything ``summary(fit)`` shows, as data.
+
+    The tables that printing does not need as pandas objects (``likelihood``,
+    ``varcorr``, ``correlation``) are kept as arrays and built on first access.
 
     Attributes
     ----------
@@ -77,17 +82,33 @@ class LmerSummary(TextReport):
     data_name: str
     call_extras: list[tuple[str, str]]
     reml_criterion: float
-    likelihood: pd.Series
+    likelihood_values: dict[str, float]
     residual_quantiles: np.ndarray
-    varcorr: pd.DataFrame
+    varcorr_columns: VarcorrColumns
     term_columns: list[tuple[str, tuple[str, ...]]]
     ngroups: dict[str, int]
     nobs: int
     coefficients: pd.DataFrame
-    correlation: pd.DataFrame
+    correlation_values: np.ndarray
     messages: list[str] = field(default_factory=list)
     optimizer: str = "nloptwrap"
     code: int = 0
+
+    @cached_property
+    def likelihood(self) -> pd.Series:
+        """AIC, BIC, logLik, -2*log(L) and df.resid, as a Series."""
+        return pd.Series(self.likelihood_values)
+
+    @cached_property
+    def varcorr(self) -> pd.DataFrame:
+        """The variance components (as :meth:`~mlmtools.lmer.LmerResult.varcorr`)."""
+        return varcorr_frame(self.varcorr_columns)
+
+    @cached_property
+    def correlation(self) -> pd.DataFrame:
+        """Correlation of the fixed effects, labelled by coefficient."""
+        names = list(self.coefficients.index)
+        return pd.DataFrame(self.correlation_values, index=names, columns=names)
 
     @classmethod
     def from_fit(cls, fit: LmerResult, ddf: str = "satterthwaite",
@@ -99,11 +120,9 @@ class LmerSummary(TextReport):
         ddf = check_ddf(ddf)
         vcov = fit._vcov_array()
         sd = np.sqrt(np.diag(vcov))
-        names = list(fit.fixef.index)
-        correlation = pd.DataFrame(vcov / np.outer(sd, sd), index=names, columns=names)
-        likelihood = pd.Series(
-            {"AIC": fit.aic, "BIC": fit.bic, "logLik": fit.loglik, "-2*log(L)": -2 * fit.loglik,
-             "df.resid": fit.df_resid})
+        loglik = fit.loglik
+        likelihood = {"AIC": fit.aic, "BIC": fit.bic, "logLik": loglik, "-2*log(L)": -2 * loglik,
+                      "df.resid": float(fit.df_resid)}
         messages = []
         if fit.is_singular:
             messages.append("boundary (singular) fit: see help('isSingular')")
@@ -124,15 +143,15 @@ class LmerSummary(TextReport):
             data_name=fit.data_name,
             call_extras=extras,
             reml_criterion=fit.reml_criterion,
-            likelihood=likelihood,
-            residual_quantiles=np.quantile(fit.residuals(type="pearson", scaled=True).to_numpy(),
+            likelihood_values=likelihood,
+            residual_quantiles=np.quantile(fit._residual_values("pearson", scaled=True),
                                            [0, 0.25, 0.5, 0.75, 1]),
-            varcorr=fit.varcorr(),
+            varcorr_columns=fit._varcorr_columns(),
             term_columns=[(label, t.columns) for label, t in zip(fit._group_labels, fit._problem.terms)],
             ngroups=fit.ngroups,
             nobs=fit.nobs,
             coefficients=coefficients,
-            correlation=correlation,
+            correlation_values=vcov / np.outer(sd, sd),
             messages=messages,
             optimizer=fit.optinfo.optimizer,
             code=fit.optinfo.code,
@@ -144,15 +163,18 @@ class LmerSummary(TextReport):
         blocks = [
             format_title(method_title(self.REML, self.ddf), CLASS_NAME),
             format_call(self.formula, self.data_name, self.call_extras) + "\n",
-            format_criterion(self.REML, self.reml_criterion, self.likelihood) + "\n",
+            format_criterion(self.REML, self.reml_criterion, self.likelihood_values) + "\n",
             "Scaled residuals: \n" + rformat.print_quantiles(self.residual_quantiles, DIGITS) + "\n",
-            "Random effects:\n" + format_random_effects(self.varcorr, self.term_columns, DIGITS),
+            "Random effects:\n" + format_variance_components(self.varcorr_columns.sdcor,
+                                                              self.term_columns, DIGITS),
             format_groups(self.nobs, self.ngroups),
         ]
         if len(self.coefficients):
             blocks.append("\nFixed effects:\n" + format_coefficients(self.coefficients))
             if 1 < len(self.coefficients) <= CORRELATION_MAX:
-                blocks.append("\nCorrelation of Fixed Effects:\n" + format_correlation(self.correlation))
+                blocks.append("\nCorrelation of Fixed Effects:\n"
+                              + format_correlation_matrix(self.correlation_values,
+                                                          list(self.coefficients.index)))
         if self.messages or self.code != 0:
             blocks.append(format_convergence(self.optimizer, self.code, self.messages))
         return "\n".join(blocks)

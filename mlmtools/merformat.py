@@ -26,7 +26,8 @@ that text in the REPL and in notebooks.
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -100,15 +101,16 @@ def format_call(formula: str, data_name: str, extras: list[tuple[str, str]]) -> 
     return "\n".join(lines)
 
 
-def format_criterion(REML: bool, reml_criterion: float, likelihood: pd.Series) -> str:
-    """lme4's ``.prt.aictab``: the REML criterion, or the ML information criteria."""
+def format_criterion(REML: bool, reml_criterion: float, likelihood: Mapping[str, float]) -> str:
+    """lme4's ``.prt.aictab``: the REML criterion, or the ML information criteria
+    (``likelihood``: a Series or dict of AIC, BIC, logLik, -2*log(L) and df.resid)."""
     if REML:
         value = rformat.format_number(rformat.round_r(reml_criterion, 1))
         return f"REML criterion at convergence: {value}"
-    numbers = likelihood.drop("df.resid").to_numpy(dtype=float)
+    names = list(likelihood.keys())
+    numbers = np.array([likelihood[name] for name in names if name != "df.resid"], dtype=float)
     texts = rformat.format_vector(np.append(rformat.round_r(numbers, 1), likelihood["df.resid"]))
     texts[-1] = rformat.format_vector([int(likelihood["df.resid"])])[0]
-    names = list(likelihood.index)
     field_width = max(len(t) for t in texts + names)
     return ("".join(n.rjust(field_width) + " " for n in names) + "\n"
             + "".join(t.strip().rjust(field_width) + " " for t in texts))
@@ -116,8 +118,16 @@ def format_criterion(REML: bool, reml_criterion: float, likelihood: pd.Series) -
 
 def format_random_effects(varcorr: pd.DataFrame, term_columns: list[tuple[str, tuple[str, ...]]],
                            digits: int) -> str:
-    """lme4's ``formatVC``: Groups, Name, Variance, Std.Dev. and the correlations."""
-    sdcor = varcorr["sdcor"].to_numpy(dtype=float)
+    """lme4's ``formatVC`` of a variance-component table (its ``sdcor`` column); see
+    :func:`format_variance_components`."""
+    return format_variance_components(varcorr["sdcor"].to_numpy(dtype=float), term_columns, digits)
+
+
+def format_variance_components(sdcor: np.ndarray, term_columns: list[tuple[str, tuple[str, ...]]],
+                               digits: int) -> str:
+    """lme4's ``formatVC``: Groups, Name, Variance, Std.Dev. and the correlations, from the
+    ``sdcor`` column of a variance-component table (standard deviations, then correlations,
+    term by term, then the residual standard deviation)."""
     sds, groups, names, corr_blocks = [], [], [], []
     position = 0
     for label, columns in term_columns:
@@ -174,6 +184,7 @@ def format_coefficients(table: pd.DataFrame) -> str:
     return rformat.print_coefmat(table, digits=DIGITS)
 
 
+@lru_cache(maxsize=1024)
 def abbreviate(name: str, minlength: int) -> str:
     """R's ``abbreviate(name, minlength)`` (``use.classes = TRUE``, ``method = "left.kept"``).
 
@@ -225,9 +236,13 @@ def abbreviate_unique(names: list[str], minlength: int) -> list[str]:
 
 def format_correlation(correlation: pd.DataFrame) -> str:
     """The lower triangle of the fixed-effects correlations, rounded to 3 decimals."""
-    names = list(correlation.index)
+    return format_correlation_matrix(correlation.to_numpy(), list(correlation.index))
+
+
+def format_correlation_matrix(correlation: np.ndarray, names: list[str]) -> str:
+    """:func:`format_correlation` of a correlation matrix whose rows and columns are ``names``."""
     p = len(names)
-    texts = np.asarray(rformat.format_vector(rformat.round_r(correlation.to_numpy().ravel(), 3), nsmall=3),
+    texts = np.asarray(rformat.format_vector(rformat.round_r(np.ravel(correlation), 3), nsmall=3),
                        dtype=object).reshape(p, p)
     cells = np.full((p, p), "", dtype=object)
     for a in range(p):

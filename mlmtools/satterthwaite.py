@@ -37,6 +37,7 @@ scheme.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -235,8 +236,9 @@ def _denominator_df(fit: LmerResult, L: np.ndarray, ddf: str, derivatives: str |
 
 
 def _t_tests(fit: LmerResult, L: np.ndarray, rhs: np.ndarray, ddf: str,
-             derivatives: str | None) -> pd.DataFrame:
-    """One t-test (or z-test when ``ddf="none"``) per row of L."""
+             derivatives: str | None, row_names: list[str] | None = None) -> pd.DataFrame:
+    """One t-test (or z-test when ``ddf="none"``) per row of L (rows labelled
+    ``row_names``, or 0, 1, ...)."""
     from mlmtools.lmer import check_ddf
 
     ddf = check_ddf(ddf)
@@ -244,11 +246,25 @@ def _t_tests(fit: LmerResult, L: np.ndarray, rhs: np.ndarray, ddf: str,
     se = np.sqrt(np.einsum("ri,ij,rj->r", L, fit._vcov_array(), L))
     stat = (estimate - rhs) / se
     if ddf == "none":
-        return pd.DataFrame({"Estimate": estimate, "Std. Error": se, "z value": stat,
-                             "Pr(>|z|)": 2 * special.ndtr(-np.abs(stat))})
-    df = _denominator_df(fit, L, ddf, derivatives)
-    return pd.DataFrame({"Estimate": estimate, "Std. Error": se, "df": df,
-                         "t value": stat, "Pr(>|t|)": 2 * special.stdtr(df, -np.abs(stat))})
+        columns = [estimate, se, stat, 2 * special.ndtr(-np.abs(stat))]
+        names = _z_table_columns()
+    else:
+        df = np.asarray(_denominator_df(fit, L, ddf, derivatives), dtype=float)
+        columns = [estimate, se, df, stat, 2 * special.stdtr(df, -np.abs(stat))]
+        names = _t_table_columns()
+    return pd.DataFrame(np.column_stack(columns), index=row_names, columns=names)
+
+
+@lru_cache(maxsize=1)
+def _t_table_columns() -> pd.Index:
+    """Column labels of a t-test table (built once; an Index is immutable)."""
+    return pd.Index(["Estimate", "Std. Error", "df", "t value", "Pr(>|t|)"])
+
+
+@lru_cache(maxsize=1)
+def _z_table_columns() -> pd.Index:
+    """Column labels of a z-test table (built once)."""
+    return pd.Index(["Estimate", "Std. Error", "z value", "Pr(>|z|)"])
 
 
 def contest1d(fit: LmerResult, L: np.ndarray, rhs: float = 0.0,
@@ -358,6 +374,4 @@ def coefficient_table(fit: LmerResult, ddf: str = "satterthwaite",
     """The summary's fixed-effects table: the t-test of each coefficient
     (lmerTest's ``get_coefmat``)."""
     names = list(fit._frame.fixed_names)
-    table = _t_tests(fit, np.eye(len(names)), np.zeros(len(names)), ddf, derivatives)
-    table.index = names
-    return table
+    return _t_tests(fit, np.eye(len(names)), np.zeros(len(names)), ddf, derivatives, names)

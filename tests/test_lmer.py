@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from conftest import read_case_data
-from mlmtools.deviance import deviance, make_problem, solve, start_theta
+from mlmtools.deviance import deviance, deviance_function, make_problem, solve, start_theta
 from mlmtools.exceptions import ConvergenceWarning, SingularFitWarning
 from mlmtools.lmer import fit_frame, lmer
 from mlmtools.modelframe import build_model
@@ -55,6 +55,22 @@ def test_deviance_is_a_plain_function_of_theta(sleepstudy):
     deviance(problem, np.array([2.0, -1.0, 0.5]), True)
     assert deviance(problem, theta, True) == first
     assert solve(problem, theta, True).deviance == pytest.approx(first, rel=1e-13)
+
+
+@pytest.mark.parametrize("case_name", ["sleep_slope_unbalanced_reml", "sleep_slope_unbalanced_ml",
+                                       "weights_offset", "random_slope_only", "sleep_days_factor"])
+def test_fast_deviance_gives_the_same_bits(lmer_cases, case_name):
+    """The specialised evaluator the optimizer calls (one term, k <= 2) must reproduce the
+    general deviance exactly, or the optimizer would take another path than before."""
+    case = lmer_cases["cases"][case_name]
+    kwargs = {"weights": "w", "offset": "off"} if "weights = w" in case["call"] else {}
+    frame = build_model(case["formula"], read_case_data(case["data"]), **kwargs)
+    problem = make_problem(frame)
+    fast = deviance_function(problem, case["REML"])
+    rng = np.random.default_rng(7)
+    for _ in range(20):
+        theta = np.maximum(rng.normal(0.5, 1.0, problem.n_theta), problem.lower)
+        assert fast(theta) == deviance(problem, theta, case["REML"])
 
 
 def test_start_values_follow_lme4(sleepstudy):

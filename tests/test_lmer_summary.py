@@ -34,6 +34,18 @@ def test_summary_keeps_tables_apart_from_text(sleep_models, seed_reference):
     assert summary._repr_html_().startswith("<pre>Linear mixed model fit by REML")
 
 
+def test_summary_tables_built_on_demand_match_the_fit(sleep_models):
+    fit = sleep_models["m2"]
+    summary = fit.summary()
+    pd.testing.assert_frame_equal(summary.varcorr, fit.varcorr())
+    vcov = fit.vcov()
+    sd = np.sqrt(np.diag(vcov))
+    pd.testing.assert_frame_equal(summary.correlation, vcov / np.outer(sd, sd))
+    assert list(summary.likelihood.index) == ["AIC", "BIC", "logLik", "-2*log(L)", "df.resid"]
+    assert summary.likelihood["AIC"] == pytest.approx(fit.aic, rel=1e-14)
+    assert summary.likelihood["df.resid"] == fit.df_resid
+
+
 def test_ml_summary_shows_information_criteria(sleep_models, sleepstudy):
     from mlmtools.lmer import lmer
 
