@@ -297,25 +297,14 @@ class GlmerResult(MixedModelResult):
         """
         if type not in ("link", "response"):
             raise ValueError(f"type must be 'link' or 'response', got {type!r}")
-        if re_form not in (None, "~0", "~ 0", "NA"):
-            raise ValueError(f"re_form must be None (all random effects) or '~0'/'NA' (none), "
-                             f"got {re_form!r}")
-        include_random = re_form is None
-        frame = self._frame
+        include_random = self._include_random(re_form)
         if newdata is None:
-            eta = frame.X @ self._beta + self._data.offset
+            eta = self._frame.X @ self._beta + self._data.offset
             if include_random:
                 eta = eta + self._problem.Z @ self._b
-            index = frame.row_index
+            index = self._frame.row_index
         else:
-            if not isinstance(newdata, pd.DataFrame):
-                raise TypeError(f"newdata must be a pandas DataFrame, got {newdata.__class__.__name__}")
-            eta = frame.fixed_matrix(newdata) @ self._beta
-            formula_offset = frame.formula_offset(newdata)
-            if formula_offset is not None:
-                eta = eta + formula_offset
-            if include_random:
-                eta = eta + self._random_part(newdata, allow_new_levels)
+            eta = self._new_linear_predictor(newdata, include_random, allow_new_levels)
             index = newdata.index
         values = self.family.linkinv(eta) if type == "response" else eta
         return pd.Series(values, index=index, name="predicted")

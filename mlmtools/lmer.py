@@ -246,6 +246,28 @@ class MixedModelResult:
             out[group] = table
         return out
 
+    @staticmethod
+    def _include_random(re_form: str | None) -> bool:
+        """Whether ``re_form`` asks for the random effects (None) or the population level ("~0", "NA")."""
+        if re_form not in (None, "~0", "~ 0", "NA"):
+            raise ValueError(f"re_form must be None (all random effects) or '~0'/'NA' (none), "
+                             f"got {re_form!r}")
+        return re_form is None
+
+    def _new_linear_predictor(self, newdata: pd.DataFrame, include_random: bool,
+                              allow_new_levels: bool) -> np.ndarray:
+        """:math:`X_{new}\\hat\\beta + o_{new} + Z_{new}\\hat b` for new rows (``o_{new}``: offsets
+        written in the formula; lme4 ignores an ``offset=`` argument with new data)."""
+        if not isinstance(newdata, pd.DataFrame):
+            raise TypeError(f"newdata must be a pandas DataFrame, got {type(newdata).__name__}")
+        eta = self._frame.fixed_matrix(newdata) @ self._beta
+        formula_offset = self._frame.formula_offset(newdata)
+        if formula_offset is not None:
+            eta = eta + formula_offset
+        if include_random:
+            eta = eta + self._random_part(newdata, allow_new_levels)
+        return eta
+
     def _random_part(self, newdata: pd.DataFrame, allow_new_levels: bool) -> np.ndarray:
         """:math:`Z_{new}\\hat b`, with unseen levels contributing 0 when allowed."""
         total = np.zeros(len(newdata))
@@ -437,22 +459,11 @@ class LmerResult(MixedModelResult):
             Levels not seen in the fit contribute 0 when True; otherwise they raise
             ValueError.
         """
-        if re_form not in (None, "~0", "~ 0", "NA"):
-            raise ValueError(f"re_form must be None (all random effects) or '~0'/'NA' (none), "
-                             f"got {re_form!r}")
-        include_random = re_form is None
-        frame = self._frame
+        include_random = self._include_random(re_form)
         if newdata is None:
             values = self._linear_predictor(include_random)
-            return pd.Series(values, index=frame.row_index, name="predicted")
-        if not isinstance(newdata, pd.DataFrame):
-            raise TypeError(f"newdata must be a pandas DataFrame, got {type(newdata).__name__}")
-        eta = frame.fixed_matrix(newdata) @ self._beta
-        formula_offset = frame.formula_offset(newdata)
-        if formula_offset is not None:
-            eta = eta + formula_offset
-        if include_random:
-            eta = eta + self._random_part(newdata, allow_new_levels)
+            return pd.Series(values, index=self._frame.row_index, name="predicted")
+        eta = self._new_linear_predictor(newdata, include_random, allow_new_levels)
         return pd.Series(eta, index=newdata.index, name="predicted")
 
     # -- inference ---------------------------------------------------------------------
