@@ -52,12 +52,12 @@ class LmerSummary(TextReport):
     call_extras : list of tuple of str
         ``("Weights:", name)`` / ``(" Offset:", name)`` lines of the call.
     reml_criterion : float
-    likelihood : pandas.Series
-        AIC, BIC, logLik, -2*log(L), df.resid (shown for ML fits).
+    likelihood_values : dict
+        AIC, BIC, logLik, -2*log(L), df.resid (shown for ML fits); :attr:`likelihood` as a Series.
     residual_quantiles : numpy.ndarray
         Min, 1Q, median, 3Q, max of the scaled Pearson residuals.
-    varcorr : pandas.DataFrame
-        As :meth:`~mlmtools.lmer.LmerResult.varcorr`.
+    varcorr_columns : mlmtools.lmer.VarcorrColumns
+        The variance components as arrays; :attr:`varcorr` as a data frame.
     term_columns : list of tuple
         Pairs ``(label, columns)``: each random term's printed group label and its
         column names.
@@ -65,8 +65,8 @@ class LmerSummary(TextReport):
     nobs : int
     coefficients : pandas.DataFrame
         Fixed-effects table (Estimate, Std. Error, [df], t/z value, p-value).
-    correlation : pandas.DataFrame
-        Correlation of the fixed effects.
+    correlation_values : numpy.ndarray
+        Correlation of the fixed effects; :attr:`correlation` labels it by coefficient.
     messages : list of str
         Notes printed at the end: singular fit, the optimizer's convergence messages and
         lmerTest's warnings about the Hessian of the variance parameters.
