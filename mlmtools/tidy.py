@@ -24,16 +24,24 @@ if TYPE_CHECKING:
 EFFECTS = ("fixed", "ran_pars")
 
 
-def tidy(obj: Any, **kwargs: Any) -> pd.DataFrame:
+def tidy(obj: Any, effects: str | Sequence[str] | None = None, conf_int: bool = False,
+         conf_level: float = 0.95, **kwargs: Any) -> pd.DataFrame:
     """A tidy table of a fitted model's estimates (broom's ``tidy``).
 
     Parameters
     ----------
     obj
         Any object with a ``_tidy`` method (e.g. :class:`mlmtools.lmer.LmerResult`).
+    effects : {"fixed", "ran_pars"} or a sequence of them, optional
+        Which rows; None gives the model's default (both for mixed models, ``"fixed"`` for
+        GEE), as broom.mixed does.
+    conf_int : bool
+        Add ``conf_low`` and ``conf_high``.
+    conf_level : float
+        Coverage of the intervals.
     **kwargs
-        Passed on; for lmer and glmer fits see :func:`tidy_mixed`, for GEE fits
-        :meth:`mlmtools.gee.GeeFit._tidy`.
+        Passed on (``ddf`` for lmer fits); see :func:`tidy_mixed` for lmer and glmer fits and
+        :meth:`mlmtools.gee.GeeFit._tidy` for GEE fits.
 
     Raises
     ------
@@ -43,7 +51,9 @@ def tidy(obj: Any, **kwargs: Any) -> pd.DataFrame:
     method = getattr(obj, "_tidy", None)
     if method is None:
         raise TypeError(f"tidy() does not know how to tidy a {type(obj).__name__}")
-    return method(**kwargs)
+    if effects is not None:
+        kwargs["effects"] = effects
+    return method(conf_int=conf_int, conf_level=conf_level, **kwargs)
 
 
 def check_effects(effects: str | Sequence[str], allowed: Sequence[str] = EFFECTS) -> list[str]:

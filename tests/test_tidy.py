@@ -70,3 +70,10 @@ def test_other_results_plug_in():
             return pd.DataFrame({"term": ["a"], "estimate": [kwargs["scale"]]})
 
     assert tidy(Custom(), scale=2.0)["estimate"].iloc[0] == 2.0
+
+
+def test_effects_can_be_given_by_position_as_in_r(sleep_models) -> None:
+    by_position = tidy(sleep_models["m2"], "fixed", conf_int=True)
+    by_name = tidy(sleep_models["m2"], effects="fixed", conf_int=True)
+    pd.testing.assert_frame_equal(by_position, by_name)
+    assert list(by_position["term"]) == ["(Intercept)", "Days"]
