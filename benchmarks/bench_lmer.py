@@ -64,6 +64,8 @@ def statsmodels_fit(formula: str, data: pd.DataFrame, groups: str, re_formula: s
     import statsmodels.formula.api as smf
 
     def call():
+        # statsmodels warns about its own convergence on some of these data; the benchmark times the peer,
+        # it does not judge its fit, so those warnings are not printed here.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             model = smf.mixedlm(formula, data, groups=data[groups], re_formula=re_formula, vc_formula=vc_formula)

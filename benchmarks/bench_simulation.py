@@ -2,8 +2,8 @@
 
 1. The lecture's type I error study (1,000 replicates of 10 schools x 30 pupils, OLS and mixed-model
    p-values per replicate) by the balanced fast path, by the general ``lmer`` engine, by statsmodels'
-   MixedLM and by mixedlm. The slow implementations run fewer replicates; their times are scaled to
-   1,000 replicates (the label says by how much).
+   MixedLM and by mixedlm. The two peers run fewer replicates; their times are scaled to 1,000
+   replicates (the label says by how much).
 2. ``power_simulation`` with 1 and 2 loky workers: 1,000 replicates of the mixed model (vectorized, so
    cheap) and 200 of GEE (one fit per replicate, where extra workers pay off).
 3. The book: the time to execute each notebook in ``notebooks/`` from a fresh kernel, and the total.
@@ -14,7 +14,6 @@ requirements-bench.txt) and is skipped when missing.
 
 from __future__ import annotations
 
-import inspect
 import math
 import tempfile
 import time
@@ -24,7 +23,6 @@ from pathlib import Path
 import statsmodels.formula.api as smf
 from harness import Timing, format_duration, report, time_call
 
-from mlmtools.balanced import balanced_type1_pvalues
 from mlmtools.power import power_simulation
 from mlmtools.rrandom import RRandom
 from mlmtools.simulation import ols_treatment_pvalue, simulate_cluster_trial, simulate_type1
@@ -40,18 +38,12 @@ def scaled(timing: Timing, factor: float, label: str) -> Timing:
 
 
 def fast_study() -> None:
-    if "method" in inspect.signature(simulate_type1).parameters:
-        simulate_type1(FULL_STUDY, seed=2026, method="fast")
-    else:  # simulate_type1 not yet wired to the fast path: call it directly
-        balanced_type1_pvalues(FULL_STUDY, seed=2026)
+    simulate_type1(FULL_STUDY, seed=2026, method="fast")
 
 
 def general_study(n_sims: int):
     def run() -> None:
-        if "method" in inspect.signature(simulate_type1).parameters:
-            simulate_type1(n_sims, seed=2026, method="general")
-        else:
-            simulate_type1(n_sims, seed=2026)
+        simulate_type1(n_sims, seed=2026, method="general")
     return run
 
 
@@ -85,9 +77,8 @@ def mixedlm_mixed(data) -> str:
 def type1_timings() -> list[Timing]:
     task = f"type I error study, {FULL_STUDY} replicates"
     timings = [time_call(task, "mlmtools", fast_study, repeats=7)]
-    general_n, peer_n = 20, 20
-    general = time_call(task, "general", general_study(general_n), repeats=3)
-    timings.append(scaled(general, FULL_STUDY / general_n, f"lmer engine ({general_n} x{FULL_STUDY // general_n})"))
+    peer_n = 20
+    timings.append(time_call(task, "lmer engine", general_study(FULL_STUDY), repeats=3, warmup=0))
     peer = time_call(task, "statsmodels", peer_study(peer_n, statsmodels_mixed), repeats=3)
     timings.append(scaled(peer, FULL_STUDY / peer_n, f"statsmodels ({peer_n} x{FULL_STUDY // peer_n})"))
     try:
