@@ -303,10 +303,49 @@ def anova(*fits: LmerResult, names: list[str] | None = None, refit: bool = True,
           **named: LmerResult) -> AnovaTable:
     """ANOVA for linear mixed models.
 
-    ``anova(fit)`` gives lmerTest's type III F table (:func:`type3_table`; ``derivatives``
-    chooses how Satterthwaite's derivatives are taken, see :mod:`mlmtools.satterthwaite`);
     ``anova(m1, m2, ...)`` or ``anova(m1=m1, m2=m2)`` gives lme4's likelihood-ratio table
-    (:func:`compare_models`); keyword names become row labels.
+    (:func:`compare_models`); keyword names become row labels. REML fits are refitted by ML
+    first (unless ``refit=False``), the models are sorted by their number of parameters, and
+    each model is compared with the one before it:
+
+    .. math::
+        \\chi^2 = 2\\max(0,\\ \\ell_1 - \\ell_0),\\qquad
+        \\mathrm{Df} = \\mathrm{npar}_1 - \\mathrm{npar}_0,\\qquad
+        p = P(\\chi^2_{\\mathrm{Df}} > \\chi^2),
+
+    with :math:`\\ell_0, \\ell_1` the maximised log-likelihoods of the smaller and the
+    larger model.
+
+    ``anova(fit)`` gives lmerTest's type III F table (:func:`type3_table`): for each term,
+    the F test of :math:`L\\beta = 0` with the term's type III contrast :math:`L` (q rows),
+
+    .. math::
+        F = \\frac{1}{q}\\,\\hat\\beta^\\top L^\\top (L C L^\\top)^{-1} L\\hat\\beta
+        \\sim F_{q,\\nu},
+
+    :math:`C = \\mathrm{vcov}(\\hat\\beta)`, with Satterthwaite's denominator df :math:`\\nu`
+    (:func:`mlmtools.satterthwaite.contest_md`); ``derivatives`` chooses how Satterthwaite's
+    derivatives are taken (:mod:`mlmtools.satterthwaite`).
+
+    Parameters
+    ----------
+    *fits : LmerResult
+        One fit (type III table) or several fits of the same data (likelihood-ratio table).
+    names : list of str, optional
+        Row labels of the likelihood-ratio table (default ``model1``, ``model2``, ...).
+    refit : bool
+        Refit REML fits by ML before comparing them (lme4's default).
+    ddf : {"satterthwaite", "residual", "none"}
+        Denominator df of the type III F tests (``"none"``: chi-square tests).
+    derivatives : {"analytic", "numerical"}, optional
+        How Satterthwaite's derivatives are taken.
+    **named : LmerResult
+        Fits passed by keyword; the keywords become row labels.
+
+    Returns
+    -------
+    AnovaTable
+        Its ``table`` holds the numbers; ``print()`` shows R's layout.
 
     Raises
     ------
@@ -314,6 +353,25 @@ def anova(*fits: LmerResult, names: list[str] | None = None, refit: bool = True,
         An argument that is not an lmer fit (:class:`~mlmtools.lmer.LmerResult`).
     ValueError
         No model, or models fitted to different data.
+
+    Examples
+    --------
+    >>> from mlmtools.datasets import sleepstudy
+    >>> from mlmtools.lmer import lmer
+    >>> from mlmtools.rformat import format_number, format_pval
+    >>> data = sleepstudy()
+    >>> m1 = lmer("Reaction ~ Days + (1 | Subject)", data)
+    >>> m2 = lmer("Reaction ~ Days + (1 + Days | Subject)", data)
+    >>> lrt = anova(m1, m2).table
+    >>> p_value = format_pval(lrt["Pr(>Chisq)"], 4)[1]
+    >>> print(format_number(lrt["Chisq"]["model2"], 5), lrt["Df"]["model2"], p_value)
+    42.139 2 7.072e-10
+    >>> print(anova(m2))
+    Type III Analysis of Variance Table with Satterthwaite's method
+         Sum Sq Mean Sq NumDF DenDF F value    Pr(>F)
+    Days  30031   30031     1    17  45.853 3.264e-06 ***
+    ---
+    Signif. codes:  0 '***' 0.001 '**' 0.01 '*' 0.05 '.' 0.1 ' ' 1
     """
     from mlmtools.lmer import LmerResult, check_ddf
 

@@ -276,13 +276,17 @@ def profile(fit: LmerResult, level: float = 0.95) -> pd.DataFrame:
     return pd.DataFrame(rows, index=names + list(fit.fixef.index), columns=_columns(level))
 
 
-def confint(fit: LmerResult, method: str = "wald", level: float = 0.95) -> pd.DataFrame:
+def confint(fit: LmerResult, method: str = "profile", level: float = 0.95) -> pd.DataFrame:
     """Confidence intervals for all parameters of a linear mixed model.
 
     Parameters
     ----------
     fit : LmerResult
-    method : {"wald", "profile"}
+    method : {"profile", "wald"}
+        ``"profile"`` (the default, as in lme4's ``confint.merMod``) inverts the likelihood
+        profile :math:`|\\zeta(\\psi)| \\le z_{(1+\\text{level})/2}` for every parameter;
+        ``"wald"`` gives :math:`\\hat\\beta_j \\pm z_{(1+\\text{level})/2}\\,\\mathrm{SE}_j`
+        for the fixed effects and NaN for the variance parameters.  Wald is much faster.
     level : float
         Confidence level.
 
@@ -291,6 +295,19 @@ def confint(fit: LmerResult, method: str = "wald", level: float = 0.95) -> pd.Da
     pandas.DataFrame
         Rows: variance parameters (lme4's names), ``sigma``, fixed effects; columns
         ``"2.5 %"`` and ``"97.5 %"`` (for level 0.95).
+
+    Examples
+    --------
+    Wald intervals exist for the fixed effects only (NA for the variance parameters):
+
+    >>> from mlmtools.datasets import sleepstudy
+    >>> from mlmtools.lmer import lmer
+    >>> from mlmtools.rformat import print_rounded
+    >>> fit = lmer("Reaction ~ Days + (1 + Days | Subject)", sleepstudy())
+    >>> print(print_rounded(confint(fit, method="wald").loc[["(Intercept)", "Days"]], 3))
+                  2.5 %  97.5 %
+    (Intercept) 238.029 264.781
+    Days          7.438  13.497
     """
     if not 0 < level < 1:
         raise ValueError(f"level must be between 0 and 1, got {level}")

@@ -19,7 +19,7 @@ Grammar (R's operator precedence, lowest first)::
     product := colon (("*" | "/") colon)*
     colon   := unary (":" unary)*
     unary   := ("-" | "+") unary | power
-    power   := primary ["^" unary]
+    power   := primary [("^" | "**") unary]   (``**`` is read as ``^``, as R does)
     primary := NUMBER | NAME | NAME "(" args ")" | "(" bar ")"
 
 Only the functions in :data:`ALLOWED_FUNCTIONS` may be called; anything else (attribute
@@ -280,7 +280,8 @@ class _Token:
 
 _NUMBER = re.compile(r"(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 _NAME = re.compile(r"[A-Za-z.][A-Za-z0-9._]*")
-_OPERATORS = ("||", "~", "+", "-", "*", "/", "^", ":", "|", "(", ")", ",")
+_OPERATORS = ("||", "~", "+", "-", "**", "*", "/", "^", ":", "|", "(", ")", ",")
+_SPELLINGS = {"**": "^"}  # R's parser reads ``**`` as ``^`` (and deparses it as ``^``)
 _FORBIDDEN_CHARS = {
     "'": "strings are not allowed in a formula",
     '"': "strings are not allowed in a formula",
@@ -321,7 +322,7 @@ def _tokenize(text: str) -> list[_Token]:
             raise _fail(f"name '{word}' at column {column} is not allowed", text, column)
         operator = next((op for op in _OPERATORS if text.startswith(op, i)), None)
         if operator:
-            tokens.append(_Token("op", operator, column))
+            tokens.append(_Token("op", _SPELLINGS.get(operator, operator), column))
             i += len(operator)
             continue
         reason = _FORBIDDEN_CHARS.get(char, f"unexpected character {char!r}")

@@ -675,6 +675,16 @@ def geeglm(
         If the loop has not converged after ``maxit`` iterations.
     MissingRowsWarning
         If rows with missing values were dropped.
+
+    Examples
+    --------
+    >>> from mlmtools.datasets import sleepstudy
+    >>> from mlmtools.rformat import print_rounded
+    >>> fit = geeglm("Reaction ~ Days", sleepstudy(), id="Subject", corstr="exchangeable")
+    >>> print(print_rounded(fit.coef_table()[["Estimate", "Std.err"]], 3))
+                Estimate Std.err
+    (Intercept)  251.405   6.632
+    Days          10.467   1.502
     """
     structure = make_correlation(corstr)
     fam = _get_family(family)

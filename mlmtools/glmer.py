@@ -557,6 +557,19 @@ def glmer(formula: str, data: pd.DataFrame, family: str | Family = "binomial", n
         If an optimizer stage fails or lme4's gradient check does.
     SingularFitWarning
         If a template diagonal is below 1e-4 (``isSingular``).
+
+    Examples
+    --------
+    A binary outcome made from the sleep study: was the reaction time above 300 ms?
+
+    >>> from mlmtools.datasets import sleepstudy
+    >>> from mlmtools.rformat import print_named_vector
+    >>> data = sleepstudy()
+    >>> data["slow"] = (data["Reaction"] > 300).astype(int)
+    >>> fit = glmer("slow ~ Days + (1 | Subject)", data, family="binomial")
+    >>> print(print_named_vector(fit.fixef, digits=4))
+    (Intercept)        Days
+        -3.1955      0.5852
     """
     family_object = get_family(family)
     from mlmtools.modelframe import build_model

@@ -185,29 +185,53 @@ class MixedModelResult:
             groups.setdefault(t.group, []).append(i)
         return groups
 
-    def ranef(self, cond_var: bool = False) -> dict[str, Any]:
+    def ranef(self, cond_var: bool = False) -> dict[str, pd.DataFrame]:
         """Conditional modes of the random effects, one table per grouping factor.
 
-        .. math:: \\hat b = \\Lambda_{\\hat\\theta}\\,\\tilde u
+        .. math::
+            \\hat b = \\Lambda_{\\hat\\theta}\\,\\tilde u, \\qquad
+            \\operatorname{Var}(b_j \\mid y) = \\sigma^2\\, T\\, [A^{-1}]_{jj}\\, T^\\top,
+            \\qquad A = \\Lambda^\\top Z^\\top W Z \\Lambda + I,
+
+        for level :math:`j`, with :math:`T` the term's block of :math:`\\Lambda` and :math:`W`
+        the prior weights (for glmer fits the working weights, and :math:`\\sigma^2 = 1`),
+        as lme4's ``condVar``.
 
         Parameters
         ----------
         cond_var : bool
-            Also return the conditional covariance of each level's effects (lme4's
-            ``condVar = TRUE``).
+            Also compute the conditional covariance of each level's effects (lme4's
+            ``condVar = TRUE``) and attach it to each table as ``attrs["cond_var"]``.
 
         Returns
         -------
-        dict
-            ``group -> DataFrame`` (levels as index, the term's columns) when ``cond_var``
-            is False.  With ``cond_var=True``, ``group -> {"mode": DataFrame, "cond_var":
-            array}`` where ``cond_var`` has shape ``(n_levels, k, k)``, ordered like the
-            DataFrame's columns.  When several terms share a grouping factor (``||``),
-            their columns are joined as lme4 does; the covariance between separate terms
-            is not computed by lme4 either, and is NaN.
+        dict of str to pandas.DataFrame
+            ``group -> DataFrame`` with the levels as index and the term's columns, the same
+            tables whatever ``cond_var`` is.  With ``cond_var=True`` each table's
+            ``attrs["cond_var"]`` holds an array of shape ``(n_levels, k, k)`` ordered like
+            the table's rows and columns (R's ``attr(, "postVar")``, with the levels first).
+            pandas carries ``attrs`` along but does not reorder it, so read the array before
+            sorting or filtering the table.  When several terms share a grouping factor (``||``), their columns are joined as
+            lme4 does; the covariance between separate terms is not computed by lme4 either,
+            and is NaN.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from mlmtools.datasets import sleepstudy
+        >>> from mlmtools.lmer import lmer
+        >>> fit = lmer("Reaction ~ Days + (Days | Subject)", sleepstudy())
+        >>> modes = fit.ranef(cond_var=True)["Subject"]
+        >>> list(modes.columns), modes.index[0], modes.loc["308"].round(2).tolist()
+        (['(Intercept)', 'Days'], '308', [2.26, 9.2])
+        >>> modes.attrs["cond_var"].shape
+        (18, 2, 2)
+        >>> conditional_sd = np.sqrt(np.diagonal(modes.attrs["cond_var"], axis1=1, axis2=2))
+        >>> conditional_sd[0].round(2).tolist()
+        [12.07, 2.3]
         """
         variances = self._conditional_variances() if cond_var else None
-        out: dict[str, Any] = {}
+        out: dict[str, pd.DataFrame] = {}
         for group, indices in self._term_groups().items():
             terms = [self._problem.terms[i] for i in indices]
             frames = []
@@ -216,16 +240,15 @@ class MixedModelResult:
                 frames.append(pd.DataFrame(values, index=pd.Index(t.levels, name=group),
                                            columns=list(t.columns)))
             modes = pd.concat(frames, axis=1) if len(frames) > 1 else frames[0]
-            if variances is None:
-                out[group] = modes
-                continue
-            k_total = modes.shape[1]
-            cov = np.full((modes.shape[0], k_total, k_total), np.nan)
-            start = 0
-            for i, t in zip(indices, terms):
-                cov[:, start:start + t.k, start:start + t.k] = variances[i]
-                start += t.k
-            out[group] = {"mode": modes, "cond_var": cov}
+            if variances is not None:
+                k_total = modes.shape[1]
+                cov = np.full((modes.shape[0], k_total, k_total), np.nan)
+                start = 0
+                for i, t in zip(indices, terms):
+                    cov[:, start:start + t.k, start:start + t.k] = variances[i]
+                    start += t.k
+                modes.attrs["cond_var"] = cov
+            out[group] = modes
         return out
 
     def coef(self) -> dict[str, pd.DataFrame]:
@@ -513,8 +536,9 @@ class LmerResult(MixedModelResult):
 
         return LmerSummary.from_fit(self, check_ddf(ddf), derivatives)
 
-    def confint(self, method: str = "wald", level: float = 0.95, **kwargs: Any) -> pd.DataFrame:
-        """Confidence intervals (see :func:`mlmtools.confint.confint`)."""
+    def confint(self, method: str = "profile", level: float = 0.95, **kwargs: Any) -> pd.DataFrame:
+        """Confidence intervals, by likelihood profile unless ``method="wald"`` (as lme4's
+        ``confint.merMod``); see :func:`mlmtools.confint.confint`."""
         from mlmtools.confint import confint
 
         return confint(self, method=method, level=level, **kwargs)
@@ -607,6 +631,17 @@ def lmer(formula: str, data: pd.DataFrame, REML: bool = True, weights: Any = Non
         If a template diagonal is below 1e-4 (``isSingular``).
     ConvergenceWarning
         If the optimizer or lme4's gradient check reports a problem.
+
+    Examples
+    --------
+    >>> from mlmtools.datasets import sleepstudy
+    >>> from mlmtools.rformat import format_number, print_named_vector
+    >>> fit = lmer("Reaction ~ Days + (1 + Days | Subject)", sleepstudy())
+    >>> print(print_named_vector(fit.fixef))
+    (Intercept)        Days
+      251.40510    10.46729
+    >>> print(format_number(fit.reml_criterion))
+    1743.628
     """
     if not isinstance(REML, (bool, np.bool_)):
         raise TypeError(f"REML must be True or False, got {REML!r}")

@@ -327,6 +327,14 @@ def power_simulation(n_clusters: int, cluster_size: int, icc: float, effect_size
         ``n_jobs = 0``, ``method="mixed"`` with ``cluster_size < 2``, or a dask backend without a client.
     ImportError
         For ``backend="dask"`` when dask.distributed is not installed.
+
+    Examples
+    --------
+    >>> result = power_simulation(10, 30, icc=0.25, effect_size=0.5, n_sims=100, seed=1)
+    >>> print(result.n_rejected, result.power)
+    27 0.27
+    >>> print(round(result.conf_low, 3), round(result.conf_high, 3))
+    0.193 0.364
     """
     _check_design(n_clusters, cluster_size, icc, effect_size, alpha)
     if not _is_integer(n_sims) or n_sims < 1:
@@ -405,6 +413,18 @@ def power_curve(n_clusters: int | Sequence[int], cluster_size: int | Sequence[in
         One row per design: ``n_clusters``, ``cluster_size``, ``n_total`` (:math:`Jm`),
         ``icc``, ``effect_size``, ``design_effect``, ``power``, and for simulations
         ``conf_low``, ``conf_high`` and ``n_sims``.
+
+    Examples
+    --------
+    More clusters of 30 at an ICC of 0.25:
+
+    >>> from mlmtools.rformat import print_rounded
+    >>> curve = power_curve([6, 10, 14], 30, icc=0.25, effect_size=0.5)
+    >>> print(print_rounded(curve[["n_clusters", "n_total", "design_effect", "power"]], 3, row_names="none"))
+     n_clusters n_total design_effect power
+              6     180          8.25 0.149
+             10     300          8.25 0.265
+             14     420          8.25 0.375
     """
     if method != "analytic" and method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose 'analytic' or one of {', '.join(METHODS)}")

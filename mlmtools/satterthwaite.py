@@ -361,6 +361,24 @@ def contest(fit: LmerResult, L: np.ndarray | pd.Series | pd.DataFrame, rhs: floa
     ValueError
         ``L`` of the wrong width, naming coefficients the model does not have, or holding
         NaN or inf; ``rhs`` of the wrong length or not finite.
+
+    Examples
+    --------
+    Is the slope of Days zero (a t-test), and are both coefficients zero (an F test)?
+
+    >>> import numpy as np
+    >>> from mlmtools.datasets import sleepstudy
+    >>> from mlmtools.lmer import lmer
+    >>> from mlmtools.rformat import print_rounded
+    >>> fit = lmer("Reaction ~ Days + (1 + Days | Subject)", sleepstudy())
+    >>> t_test = contest(fit, [0, 1])
+    >>> print(print_rounded(t_test[["Estimate", "df", "t value"]], 3, row_names="none"))
+     Estimate df t value
+       10.467 17   6.771
+    >>> f_test = contest(fit, np.eye(2))
+    >>> print(print_rounded(f_test[["NumDF", "DenDF", "F value"]], 3, row_names="none"))
+     NumDF DenDF F value
+         2    17  749.95
     """
     matrix = _as_matrix(fit, L)
     values = _as_rhs(rhs, matrix.shape[0])

@@ -28,11 +28,22 @@ def tidy(obj: Any, effects: str | Sequence[str] | None = None, conf_int: bool = 
          conf_level: float = 0.95, **kwargs: Any) -> pd.DataFrame:
     """A tidy table of a fitted model's estimates (broom's ``tidy``).
 
+    With ``conf_int=True`` each fixed effect gets the Wald interval
+
+    .. math::
+        \\hat\\beta_j \\pm q\\,\\mathrm{SE}_j,\\qquad
+        q = t_{\\nu_j,\\,(1+\\text{conf\\_level})/2}\\ \\text{or}\\
+        z_{(1+\\text{conf\\_level})/2},
+
+    with the t quantile when the coefficient table has a ``df`` column (an lmer fit:
+    Satterthwaite's :math:`\\nu_j` by default, :math:`n - p` with ``ddf="residual"``) and
+    the normal quantile otherwise (lmer with ``ddf="none"``, glmer, GEE).
+
     Parameters
     ----------
     obj
         Any object with a ``_tidy`` method (e.g. :class:`mlmtools.lmer.LmerResult`).
-    effects : {"fixed", "ran_pars"} or a sequence of them, optional
+    effects : {"fixed", "ran_pars"} or list of str, optional
         Which rows; None gives the model's default (both for mixed models, ``"fixed"`` for
         GEE), as broom.mixed does.
     conf_int : bool
@@ -43,10 +54,29 @@ def tidy(obj: Any, effects: str | Sequence[str] | None = None, conf_int: bool = 
         Passed on (``ddf`` for lmer fits); see :func:`tidy_mixed` for lmer and glmer fits and
         :meth:`mlmtools.gee.GeeFit._tidy` for GEE fits.
 
+    Returns
+    -------
+    pandas.DataFrame
+        One row per estimate: ``effect, [group], term, estimate, std_error, statistic,
+        [df], p_value`` and, with ``conf_int``, ``conf_low, conf_high``.
+
     Raises
     ------
     TypeError
         If ``obj`` does not support tidying.
+
+    Examples
+    --------
+    >>> from mlmtools.datasets import sleepstudy
+    >>> from mlmtools.lmer import lmer
+    >>> from mlmtools.rformat import print_rounded
+    >>> fit = lmer("Reaction ~ Days + (1 + Days | Subject)", sleepstudy())
+    >>> table = tidy(fit, "fixed", conf_int=True)
+    >>> columns = ["term", "estimate", "std_error", "df", "conf_low", "conf_high"]
+    >>> print(print_rounded(table[columns], 3, row_names="none"))
+            term estimate std_error df conf_low conf_high
+     (Intercept)  251.405     6.825 17  237.006   265.804
+            Days   10.467     1.546 17    7.206    13.729
     """
     method = getattr(obj, "_tidy", None)
     if method is None:
@@ -99,9 +129,11 @@ def _fixed_rows(table: pd.DataFrame, conf_int: bool, conf_level: float) -> pd.Da
     return out
 
 
-def _ran_par_rows(varcorr: pd.DataFrame) -> pd.DataFrame:
+def _ran_par_rows(varcorr: pd.DataFrame, conf_int: bool) -> pd.DataFrame:
     """Random-effect parameters in the lecture's order: per term the standard deviations, then
-    the correlations, then (linear models) the residual standard deviation.
+    the correlations, then (linear models) the residual standard deviation.  With
+    ``conf_int``, ``conf_low`` and ``conf_high`` are NaN, as broom.mixed's Wald intervals
+    give NA for these parameters.
 
     This is the order of ``varcorr()`` (R's ``as.data.frame(VarCorr(m))``).  broom.mixed
     0.2.9.4 interleaves them instead (``sd__a``, ``cor__a.b``, ``sd__b``); the values and
@@ -110,8 +142,11 @@ def _ran_par_rows(varcorr: pd.DataFrame) -> pd.DataFrame:
     terms = ["sd__Observation" if group == "Residual" and a is None
              else f"sd__{a}" if b is None else f"cor__{a}.{b}"
              for group, a, b in zip(varcorr["grp"], varcorr["var1"], varcorr["var2"])]
-    return pd.DataFrame({"effect": "ran_pars", "group": varcorr["grp"].to_numpy(dtype=object),
-                         "term": terms, "estimate": varcorr["sdcor"].to_numpy(dtype=float)})
+    out = pd.DataFrame({"effect": "ran_pars", "group": varcorr["grp"].to_numpy(dtype=object),
+                        "term": terms, "estimate": varcorr["sdcor"].to_numpy(dtype=float)})
+    if conf_int:
+        out["conf_low"] = out["conf_high"] = np.nan
+    return out
 
 
 def tidy_mixed(fit: MixedModelResult, effects: str | Sequence[str] = EFFECTS, conf_int: bool = False,
@@ -128,7 +163,9 @@ def tidy_mixed(fit: MixedModelResult, effects: str | Sequence[str] = EFFECTS, co
     ``sd__<name>``, ``cor__<name1>.<name2>`` and, for lmer, ``sd__Observation`` (group
     ``Residual``), in the lecture's order: per random term the standard deviations, then
     the correlations; the residual last.  broom.mixed 0.2.9.4 puts each correlation right
-    after the first standard deviation it involves; the values are the same.  With both
+    after the first standard deviation it involves; the values are the same.  With
+    ``conf_int``, these rows have ``conf_low`` and ``conf_high`` too, NaN (broom.mixed's Wald
+    intervals are NA for them), so the columns do not depend on ``effects``.  With both
     kinds, ``group`` is missing on fixed rows.
 
     Parameters
@@ -158,7 +195,7 @@ def tidy_mixed(fit: MixedModelResult, effects: str | Sequence[str] = EFFECTS, co
             table = fit.coef_table() if ddf is None else fit.coef_table(ddf)
             parts.append(_fixed_rows(table, conf_int, conf_level))
         else:
-            parts.append(_ran_par_rows(fit.varcorr()))
+            parts.append(_ran_par_rows(fit.varcorr(), conf_int))
     if len(parts) == 1:
         return parts[0]
     combined = pd.concat(parts, ignore_index=True)

@@ -18,7 +18,7 @@ def _r_values(entry) -> np.ndarray:
 def test_wald_intervals_match_r(case_fits, lmer_cases, name):
     fit, _, _ = case_fits[name]
     ref = lmer_cases["cases"][name]["confint_wald"]
-    result = fit.confint()
+    result = fit.confint(method="wald")
     assert list(result.index) == ref["rownames"]
     assert list(result.columns) == ref["colnames"]
     np.testing.assert_allclose(result.to_numpy(), _r_values(ref), rtol=1e-7, atol=1e-10)
@@ -44,10 +44,19 @@ def test_profile_intervals_match_r(case_fits, lmer_cases, name):
     np.testing.assert_allclose(values[n_var:], expected[n_var:], rtol=1e-5)
 
 
+def test_default_method_is_profile_as_in_lme4(case_fits, lmer_cases):
+    fit, _, _ = case_fits["random_slope_only"]
+    ref = lmer_cases["cases"]["random_slope_only"]["confint_profile"]
+    by_method, by_function = fit.confint(), confint(fit)
+    np.testing.assert_array_equal(by_method.to_numpy(), by_function.to_numpy())
+    assert not np.isnan(by_method.to_numpy()).any()
+    np.testing.assert_allclose(by_method.to_numpy(), _r_values(ref), rtol=1e-3)
+
+
 def test_level_changes_the_width(case_fits):
     fit, _, _ = case_fits["singular"]
-    narrow = confint(fit, level=0.5)
-    wide = confint(fit, level=0.99)
+    narrow = confint(fit, method="wald", level=0.5)
+    wide = confint(fit, method="wald", level=0.99)
     assert list(narrow.columns) == ["25 %", "75 %"]
     assert (np.diff(narrow.to_numpy()[-2:], axis=1) < np.diff(wide.to_numpy()[-2:], axis=1)).all()
 

@@ -7,6 +7,7 @@ Expected term labels follow R's ``terms.formula`` (and lme4's expansions of ``||
 import builtins
 import os
 
+import numpy as np
 import pytest
 
 from mlmtools.exceptions import FormulaError
@@ -44,6 +45,28 @@ def test_fixed_terms_follow_r_terms_formula(formula, expected):
 
 
 @pytest.mark.parametrize(
+    ("with_stars", "with_caret"),
+    [("y ~ (a + b + c)**2", "y ~ (a + b + c)^2"), ("y ~ (a+b)**2", "y ~ (a+b)^2"),
+     ("y ~ x + I(x**2) + (1 + x | g)", "y ~ x + I(x^2) + (1 + x | g)")],
+)
+def test_double_star_is_read_as_a_power(with_stars, with_caret):
+    stars, caret = parse_formula(with_stars), parse_formula(with_caret)
+    assert stars.fixed.labels == caret.fixed.labels
+    assert [r.effects.labels for r in stars.random] == [r.effects.labels for r in caret.random]
+
+
+def test_double_star_quadratic_fit_matches_r(lmer_cases):
+    from conftest import read_case_data
+    from mlmtools.lmer import lmer
+
+    case = lmer_cases["cases"]["sleep_log_quadratic"]
+    assert "I(Days^2)" in case["formula"]
+    fit = lmer(case["formula"].replace("^", "**"), read_case_data(case["data"]))
+    assert list(fit.fixef.index) == list(case["fixef"])
+    np.testing.assert_allclose(fit.fixef.to_numpy(), list(case["fixef"].values()), rtol=1e-6)
+
+
+@pytest.mark.parametrize(
     ("formula", "intercept"),
     [("y ~ x", True), ("y ~ 1 + x", True), ("y ~ 0 + x", False), ("y ~ x - 1", False),
      ("y ~ -1 + x", False), ("y ~ x + 0", False)],
@@ -68,6 +91,9 @@ def test_intercept_flag(formula, intercept):
         ("y ~ poly(x,2)", "poly(x, 2)"),
         ("y ~ I(x*100000)", "I(x * 1e+05)"),
         ("y ~ I(x^0.5)", "I(x^0.5)"),
+        ("y ~ I(Days**2)", "I(Days^2)"),  # R reads ** as ^ and deparses it as ^
+        ("y ~ I((x + 1) ** 0.5)", "I((x + 1)^0.5)"),
+        ("y ~ log(x**3)", "log(x^3)"),
     ],
 )
 def test_variable_labels_are_r_deparse(formula, label):
@@ -179,6 +205,7 @@ def error_of(formula):
         ("y ~ (1 | log(g))", "grouping factor 'log(g)'", 10),
         ("y ~ cbind(a, b)", "only allowed as the response", 5),
         ("y ~ x + 2x", "malformed number", 9),
+        ("y ~ a***b", "unexpected '*' at column 8", 8),
     ],
 )
 def test_malformed_formulas_name_the_place(formula, fragment, column):

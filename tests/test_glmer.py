@@ -126,10 +126,11 @@ def test_random_effects_and_predictions(fits, name):
     modes = fit.ranef(cond_var=True)
     group = next(iter(modes))
     expected = case["ranef"]["columns"]
-    assert list(modes[group]["mode"].index) == expected["grp"]
+    assert list(modes[group].index) == expected["grp"]
     scale = np.max(np.abs(expected["condval"]))
-    assert_close(modes[group]["mode"].iloc[:, 0], expected["condval"], atol=RTOL * scale)
-    assert_close(np.sqrt(modes[group]["cond_var"][:, 0, 0]), expected["condsd"])
+    assert_close(modes[group].iloc[:, 0], expected["condval"], atol=RTOL * scale)
+    assert_close(np.sqrt(modes[group].attrs["cond_var"][:, 0, 0]), expected["condsd"])
+    assert list(modes[group].columns) == list(fit.ranef()[group].columns)
     eta = case["linear_predictor_first10"]
     assert_close(fit.predict().to_numpy()[:10], eta, atol=RTOL * np.max(np.abs(eta)))
     assert_close(fit.fitted().to_numpy()[:10], case["fitted_first10"])

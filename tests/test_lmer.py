@@ -263,13 +263,19 @@ def test_case_ranef_and_conditional_variances(case_fits, lmer_cases, name):
     case = lmer_cases["cases"][name]
     ref = pd.DataFrame(case["ranef"]["columns"])
     result = fit.ranef(cond_var=True)
+    plain = fit.ranef()
+    assert list(result) == list(plain)
+    for group, table in result.items():
+        pd.testing.assert_frame_equal(table, plain[group])
+        assert table.attrs["cond_var"].shape == (len(table), table.shape[1], table.shape[1])
+        assert "cond_var" not in plain[group].attrs
     for (group, term), rows in ref.groupby(["grpvar", "term"], sort=False):
         table = result[group]
-        modes = table["mode"].loc[list(rows["grp"]), term]
+        modes = table.loc[list(rows["grp"]), term]
         assert_rel(modes, rows["condval"], rtol=1e-5, atol=1e-7 * np.abs(rows["condval"]).max())
-        j = list(table["mode"].columns).index(term)
-        sd = np.sqrt(table["cond_var"][:, j, j])
-        levels = list(table["mode"].index)
+        j = list(table.columns).index(term)
+        sd = np.sqrt(table.attrs["cond_var"][:, j, j])
+        levels = list(table.index)
         assert_rel(sd[[levels.index(g) for g in rows["grp"]]], rows["condsd"], rtol=1e-5)
 
 

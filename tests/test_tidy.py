@@ -77,3 +77,15 @@ def test_effects_can_be_given_by_position_as_in_r(sleep_models) -> None:
     by_name = tidy(sleep_models["m2"], effects="fixed", conf_int=True)
     pd.testing.assert_frame_equal(by_position, by_name)
     assert list(by_position["term"]) == ["(Intercept)", "Days"]
+
+
+def test_random_parameters_get_missing_intervals_as_in_broom_mixed(sleep_models) -> None:
+    ran_pars = tidy(sleep_models["m2"], "ran_pars", conf_int=True)
+    assert list(ran_pars.columns) == ["effect", "group", "term", "estimate", "conf_low", "conf_high"]
+    assert ran_pars[["conf_low", "conf_high"]].isna().all().all()
+    fixed = tidy(sleep_models["m2"], "fixed", conf_int=True)
+    both = tidy(sleep_models["m2"], conf_int=True)
+    assert {"conf_low", "conf_high"} <= set(both.columns)
+    assert both.loc[both["effect"] == "ran_pars", ["conf_low", "conf_high"]].isna().all().all()
+    np.testing.assert_array_equal(both.loc[both["effect"] == "fixed", "conf_low"], fixed["conf_low"])
+    assert "conf_low" not in tidy(sleep_models["m2"], "ran_pars").columns
