@@ -358,9 +358,13 @@ def test_small_fits_run_blas_on_one_thread(sleep_models):
     threadpoolctl = pytest.importorskip("threadpoolctl")
     from mlmtools._blas import single_blas_thread, suits_one_thread
 
+    def blas_threads() -> list[int]:
+        return [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+
     assert suits_one_thread(sleep_models["m2"]._problem)
+    before = blas_threads()
     with single_blas_thread():
-        blas = [i for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
-        assert blas and all(i["num_threads"] == 1 for i in blas)
+        assert before and blas_threads() == [1] * len(before)
+    assert blas_threads() == before
     with single_blas_thread(enabled=False):
-        pass
+        assert blas_threads() == before
