@@ -68,6 +68,7 @@ from scipy import stats
 from mlmtools import numderiv
 from mlmtools._seeding import SeedLike, as_generator
 from mlmtools.exceptions import ConvergenceWarning, SingularFitWarning
+from mlmtools.simulation import check_cluster_design, draw_cluster_components
 
 __all__ = [
     "BalancedFit",
@@ -82,6 +83,11 @@ FloatArray = NDArray[np.float64]
 
 # lme4's boundary.tol: optima this close to sigma_u = 0 go to the general engine.
 _BOUNDARY_TOL = 1e-5
+
+MIN_CLUSTER_SIZE = 2
+"""The type I study's smallest cluster: the within-cluster mean square has :math:`J(m-1)` df."""
+MIN_CLUSTERS = 4
+"""The type I study's smallest (even) number of clusters: the treatment test has :math:`J - 2` df."""
 
 
 @dataclass(frozen=True)
@@ -550,31 +556,16 @@ def draw_balanced_trials(n_sets: int, n_clusters: int, cluster_size: int, sigma_
     numpy.ndarray
         Shape ``(n_sets, n_clusters, cluster_size)``.
     """
-    rng = as_generator(seed)
-    per_set = n_clusters + n_clusters * cluster_size
-    if sigma_u > 0:
-        # mean + sd * z with mean 0 is sd * z, bit for bit, so scaling standard normals afterwards
-        # gives what rnorm with recycled standard deviations gives (and is much faster).
-        draws = rng.rnorm(n_sets * per_set, 0.0, 1.0).reshape(n_sets, per_set)
-        cluster_effects = float(sigma_u) * draws[:, :n_clusters]
-        residuals = float(sigma_e) * draws[:, n_clusters:]
-    else:
-        # sd = 0 draws are exact zeros that consume no random numbers in R, so recycle as rnorm does.
-        spread = np.concatenate([np.zeros(n_clusters), np.full(n_clusters * cluster_size, float(sigma_e))])
-        draws = rng.rnorm(n_sets * per_set, 0.0, np.tile(spread, n_sets)).reshape(n_sets, per_set)
-        cluster_effects, residuals = draws[:, :n_clusters], draws[:, n_clusters:]
-    residuals = residuals.reshape(n_sets, n_clusters, cluster_size)
+    cluster_effects, residuals = draw_cluster_components(n_sets, n_clusters, cluster_size, sigma_u, sigma_e,
+                                                         as_generator(seed))
     return (intercept + cluster_effects)[:, :, None] + residuals
 
 
 def _check_study(n_sims: int, n_clusters: int, cluster_size: int, sigma_u: float, sigma_e: float) -> None:
-    for name, value, least in (("n_sims", n_sims, 1), ("n_clusters", n_clusters, 4), ("cluster_size", cluster_size, 2)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < least:
-            raise ValueError(f"{name} must be an integer of at least {least}, got {value!r}")
-    if n_clusters % 2:
-        raise ValueError(f"n_clusters must be even (half control, half treated), got {n_clusters}")
-    if not (math.isfinite(sigma_u) and math.isfinite(sigma_e) and sigma_u >= 0 and sigma_e > 0):
-        raise ValueError(f"need finite sigma_u >= 0 and sigma_e > 0, got {sigma_u} and {sigma_e}")
+    if not _is_count(n_sims) or n_sims < 1:
+        raise ValueError(f"n_sims must be an integer of at least 1, got {n_sims!r}")
+    check_cluster_design(n_clusters, cluster_size, sigma_u, sigma_e,
+                         min_clusters=MIN_CLUSTERS, min_cluster_size=MIN_CLUSTER_SIZE)
 
 
 def balanced_type1_pvalues(n_sims: int = 1000, n_clusters: int = 10, cluster_size: int = 30,

@@ -1,9 +1,17 @@
-"""Response distributions of generalized linear mixed models: binomial and Poisson.
+"""Response distributions of generalized linear models: Gaussian, binomial and Poisson.
 
-Each family bundles what penalized IRLS and the likelihood need (R's ``family`` objects and
-lme4's ``glmFamily``): the canonical link :math:`\\eta = g(\\mu)` and its inverse, the
-derivative :math:`d\\mu/d\\eta`, the variance function :math:`V(\\mu)`, the unit deviances,
-the ``aic`` term :math:`-2\\sum\\log p(y_i\\mid\\mu_i)` and a check of the response.
+Each family bundles what penalized IRLS, the likelihood and GEE need (R's ``family`` objects
+and lme4's ``glmFamily``): the canonical link :math:`\\eta = g(\\mu)` and its inverse, the
+derivative :math:`d\\mu/d\\eta`, the variance function :math:`V(\\mu)` and its slope
+:math:`V'(\\mu)`, the unit deviances, the ``aic`` term :math:`-2\\sum\\log p(y_i\\mid\\mu_i)`,
+geepack's quasi-likelihood and checks of the response.
+
+Two models share these objects but not their floating-point details, and each reproduces its
+R counterpart bit for bit. ``clamp=True`` (the default, used by glmer) follows lme4's
+``glmFamily``: means are kept inside :math:`[\\epsilon, 1-\\epsilon]` (binomial) or above
+:math:`\\epsilon` (Poisson), and the logit's :math:`d\\mu/d\\eta` is computed as
+:math:`\\mathrm{expit}(\\eta)\\,\\mathrm{expit}(-\\eta)`. ``clamp=False`` (used by geeglm) uses
+the plain formulas without bounds.
 
 Notation: ``y`` is the response (a proportion for binomial data), ``wt`` the prior
 weights (the number of trials for ``cbind(successes, failures)`` responses), ``trials``
@@ -12,18 +20,30 @@ the binomial denominators when the response was given as counts.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
-from scipy.special import expit, gammaln, xlogy
+from scipy.special import expit, gammaln, logit, xlogy
 
 EPS = np.finfo(float).eps
 INTEGER_TOL = 1e-3  # R's glm families: "non-integer" when |x - round(x)| > 0.001
 
 
 class Family:
-    """Interface of a response distribution with its canonical link."""
+    """Interface of a response distribution with its canonical link.
+
+    Parameters
+    ----------
+    clamp : bool
+        Keep means away from the edges of their range as lme4 does (see the module docstring);
+        ``False`` gives the unbounded formulas geepack's computations match.
+    """
 
     name: str = ""
     link: str = ""
+
+    def __init__(self, clamp: bool = True) -> None:
+        self.clamp = clamp
 
     def linkfun(self, mu: np.ndarray) -> np.ndarray:
         """:math:`\\eta = g(\\mu)`."""
@@ -41,6 +61,14 @@ class Family:
         """Variance function :math:`V(\\mu)`."""
         raise NotImplementedError
 
+    def variance_slope(self, mu: np.ndarray) -> np.ndarray:
+        """Derivative of the variance function, :math:`V'(\\mu)`."""
+        raise NotImplementedError
+
+    def quasi_loglik(self, y: np.ndarray, mu: np.ndarray) -> float:
+        """geepack's quasi-likelihood :math:`Q(y;\\mu)` for ``QIC()`` (unscaled, unweighted)."""
+        raise NotImplementedError
+
     def dev_resids(self, y: np.ndarray, mu: np.ndarray, wt: np.ndarray) -> np.ndarray:
         """Unit deviances :math:`d_i`, whose sum is the deviance."""
         raise NotImplementedError
@@ -54,8 +82,13 @@ class Family:
         """Starting means for IRLS (R's ``family$initialize``)."""
         raise NotImplementedError
 
+    def check_range(self, y: np.ndarray) -> None:
+        """Raise ValueError if a response value lies outside the family's range (GEE's check)."""
+        raise NotImplementedError
+
     def validate(self, y: np.ndarray, wt: np.ndarray, response: str, counts: bool) -> None:
-        """Raise ValueError if the response cannot come from this family."""
+        """Raise ValueError if the response cannot come from this family (glmer's stricter check:
+        range, whole counts and the response form)."""
         raise NotImplementedError
 
     def __repr__(self) -> str:
@@ -76,16 +109,28 @@ class Binomial(Family):
     link = "logit"
 
     def linkfun(self, mu: np.ndarray) -> np.ndarray:
-        return np.log(mu / (1.0 - mu))
+        return np.log(mu / (1.0 - mu)) if self.clamp else logit(mu)
 
     def linkinv(self, eta: np.ndarray) -> np.ndarray:
-        return np.clip(expit(eta), EPS, 1.0 - EPS)
+        mu = expit(eta)
+        return np.clip(mu, EPS, 1.0 - EPS) if self.clamp else mu
 
     def mu_eta(self, eta: np.ndarray) -> np.ndarray:
-        return np.maximum(expit(eta) * expit(-eta), EPS)
+        if self.clamp:
+            return np.maximum(expit(eta) * expit(-eta), EPS)
+        mu = expit(eta)
+        return mu * (1.0 - mu)
 
     def variance(self, mu: np.ndarray) -> np.ndarray:
         return mu * (1.0 - mu)
+
+    def variance_slope(self, mu: np.ndarray) -> np.ndarray:
+        """.. math:: V'(\\mu) = 1 - 2\\mu"""
+        return 1.0 - 2.0 * mu
+
+    def quasi_loglik(self, y: np.ndarray, mu: np.ndarray) -> float:
+        """.. math:: Q = \\sum_i y_i\\log\\frac{\\mu_i}{1-\\mu_i} + \\log(1-\\mu_i)"""
+        return float(np.sum(y * np.log(mu / (1.0 - mu)) + np.log(1.0 - mu)))
 
     def dev_resids(self, y: np.ndarray, mu: np.ndarray, wt: np.ndarray) -> np.ndarray:
         return 2.0 * wt * (xlogy(y, y / mu) + xlogy(1.0 - y, (1.0 - y) / (1.0 - mu)))
@@ -107,6 +152,10 @@ class Binomial(Family):
 
     def mustart(self, y: np.ndarray, wt: np.ndarray) -> np.ndarray:
         return (wt * y + 0.5) / (wt + 1.0)
+
+    def check_range(self, y: np.ndarray) -> None:
+        if np.any(y < 0.0) or np.any(y > 1.0):
+            raise ValueError("binomial response must lie in [0, 1] (a 0/1 outcome or a proportion)")
 
     def validate(self, y: np.ndarray, wt: np.ndarray, response: str, counts: bool) -> None:
         outside = (y < 0) | (y > 1)
@@ -138,13 +187,22 @@ class Poisson(Family):
         return np.log(mu)
 
     def linkinv(self, eta: np.ndarray) -> np.ndarray:
-        return np.maximum(np.exp(eta), EPS)
+        mu = np.exp(eta)
+        return np.maximum(mu, EPS) if self.clamp else mu
 
     def mu_eta(self, eta: np.ndarray) -> np.ndarray:
-        return np.maximum(np.exp(eta), EPS)
+        return self.linkinv(eta)
 
     def variance(self, mu: np.ndarray) -> np.ndarray:
         return mu
+
+    def variance_slope(self, mu: np.ndarray) -> np.ndarray:
+        """.. math:: V'(\\mu) = 1"""
+        return np.ones_like(mu)
+
+    def quasi_loglik(self, y: np.ndarray, mu: np.ndarray) -> float:
+        """.. math:: Q = \\sum_i y_i\\log\\mu_i - \\mu_i"""
+        return float(np.sum(y * np.log(mu) - mu))
 
     def dev_resids(self, y: np.ndarray, mu: np.ndarray, wt: np.ndarray) -> np.ndarray:
         return 2.0 * wt * (xlogy(y, y / mu) - (y - mu))
@@ -158,6 +216,10 @@ class Poisson(Family):
     def mustart(self, y: np.ndarray, wt: np.ndarray) -> np.ndarray:
         return y + 0.1
 
+    def check_range(self, y: np.ndarray) -> None:
+        if np.any(y < 0.0):
+            raise ValueError("poisson response must be a non-negative count; found negative values")
+
     def validate(self, y: np.ndarray, wt: np.ndarray, response: str, counts: bool) -> None:
         if counts:
             raise ValueError("a cbind(successes, failures) response needs family='binomial'")
@@ -168,19 +230,69 @@ class Poisson(Family):
                              "counts must be whole numbers")
 
 
-FAMILIES: dict[str, type[Family]] = {"binomial": Binomial, "poisson": Poisson}
+class Gaussian(Family):
+    """Gaussian family with the identity link (for GEE; glmer does not take it).
+
+    .. math::
+        \\eta = \\mu,\\quad \\frac{d\\mu}{d\\eta} = 1,\\quad V(\\mu) = 1,\\quad V'(\\mu) = 0,\\quad
+        Q = -\\tfrac12\\sum_i (y_i - \\mu_i)^2.
+    """
+
+    name = "gaussian"
+    link = "identity"
+
+    def linkfun(self, mu: np.ndarray) -> np.ndarray:
+        return mu
+
+    def linkinv(self, eta: np.ndarray) -> np.ndarray:
+        return eta
+
+    def mu_eta(self, eta: np.ndarray) -> np.ndarray:
+        return np.ones_like(eta)
+
+    def variance(self, mu: np.ndarray) -> np.ndarray:
+        return np.ones_like(mu)
+
+    def variance_slope(self, mu: np.ndarray) -> np.ndarray:
+        return np.zeros_like(mu)
+
+    def quasi_loglik(self, y: np.ndarray, mu: np.ndarray) -> float:
+        return float(np.sum((y - mu) ** 2 / -2.0))
+
+    def mustart(self, y: np.ndarray, wt: np.ndarray) -> np.ndarray:
+        return y
+
+    def check_range(self, y: np.ndarray) -> None:
+        """Every real response is allowed."""
 
 
-def get_family(family: str | Family) -> Family:
-    """The family object for a name (``"binomial"`` or ``"poisson"``) or a Family instance.
+FAMILIES: dict[str, type[Family]] = {"gaussian": Gaussian, "binomial": Binomial, "poisson": Poisson}
+GLMM_FAMILIES = ("binomial", "poisson")
+"""The families glmer fits."""
+
+
+def get_family(family: str | Family, allowed: Sequence[str] = GLMM_FAMILIES, *,
+               clamp: bool = True) -> Family:
+    """The family object for a name (case-insensitive) or a Family instance.
+
+    Parameters
+    ----------
+    family : str or Family
+        A name from ``allowed`` or an instance of one of those families.
+    allowed : sequence of str
+        The family names the calling model fits; glmer's by default.
+    clamp : bool
+        The numerics the calling model reproduces (see the module docstring). An instance
+        whose ``clamp`` differs is replaced by a fresh one of the same family.
 
     Raises
     ------
     ValueError
-        For an unknown name; the message lists the allowed ones.
+        For a name or instance outside ``allowed``; the message lists the allowed ones.
     """
-    if isinstance(family, Family):
-        return family
-    if isinstance(family, str) and family.lower() in FAMILIES:
-        return FAMILIES[family.lower()]()
-    raise ValueError(f"unknown family {family!r}; allowed: {', '.join(repr(f) for f in FAMILIES)}")
+    name = family.name if isinstance(family, Family) else family
+    if isinstance(name, str) and name.lower() in allowed:
+        if isinstance(family, Family) and family.clamp == clamp:
+            return family
+        return FAMILIES[name.lower()](clamp=clamp)
+    raise ValueError(f"unknown family {family!r}; allowed: {', '.join(repr(f) for f in allowed)}")

@@ -30,16 +30,17 @@ from __future__ import annotations
 import difflib
 import re
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from scipy import special, stats
+from scipy import stats
 
 from mlmtools import rformat
 from mlmtools.exceptions import ConvergenceWarning, FormulaError
+from mlmtools.families import FAMILIES, Family, get_family
 from mlmtools.gee_correlation import Independence, WorkingCorrelation, make_correlation, pair_indices
 from mlmtools.gee_variance import ClusterPieces, GeeCovariance, geepack_covariance
 from mlmtools.merformat import TextReport
@@ -55,86 +56,12 @@ MAX_ITERATIONS = 25
 
 
 # ---------------------------------------------------------------------------------------------
-# Families: link, variance function, GLM start and quasi-likelihood
+# GLM start
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class GeeFamily:
-    """A mean-variance model: canonical link and variance function, as R's ``family`` objects.
-
-    Attributes
-    ----------
-    name, link : str
-        R's ``family$family`` and ``family$link``.
-    linkfun, linkinv, mu_eta : callable
-        :math:`\\eta = g(\\mu)`, :math:`\\mu = g^{-1}(\\eta)` and :math:`d\\mu/d\\eta`.
-    variance, variance_slope : callable
-        :math:`v(\\mu)` and :math:`v'(\\mu)`.
-    mustart : callable
-        R's starting means for the GLM fit, a function of ``(y, weights)``.
-    quasi_loglik : callable
-        geepack's quasi-likelihood for ``QIC()``, a function of ``(y, mu)``.
-    """
-
-    name: str
-    link: str
-    linkfun: Callable[[FloatArray], FloatArray]
-    linkinv: Callable[[FloatArray], FloatArray]
-    mu_eta: Callable[[FloatArray], FloatArray]
-    variance: Callable[[FloatArray], FloatArray]
-    variance_slope: Callable[[FloatArray], FloatArray]
-    mustart: Callable[[FloatArray, FloatArray], FloatArray]
-    quasi_loglik: Callable[[FloatArray, FloatArray], float]
-
-
-def _binomial_mu_eta(eta: FloatArray) -> FloatArray:
-    mu = special.expit(eta)
-    return mu * (1.0 - mu)
-
-
-FAMILIES: dict[str, GeeFamily] = {
-    "gaussian": GeeFamily(
-        name="gaussian", link="identity",
-        linkfun=lambda mu: mu, linkinv=lambda eta: eta, mu_eta=np.ones_like,
-        variance=np.ones_like, variance_slope=np.zeros_like,
-        mustart=lambda y, w: y,
-        quasi_loglik=lambda y, mu: float(np.sum((y - mu) ** 2 / -2.0)),
-    ),
-    "binomial": GeeFamily(
-        name="binomial", link="logit",
-        linkfun=special.logit, linkinv=special.expit, mu_eta=_binomial_mu_eta,
-        variance=lambda mu: mu * (1.0 - mu), variance_slope=lambda mu: 1.0 - 2.0 * mu,
-        mustart=lambda y, w: (w * y + 0.5) / (w + 1.0),
-        quasi_loglik=lambda y, mu: float(np.sum(y * np.log(mu / (1.0 - mu)) + np.log(1.0 - mu))),
-    ),
-    "poisson": GeeFamily(
-        name="poisson", link="log",
-        linkfun=np.log, linkinv=np.exp, mu_eta=np.exp,
-        variance=lambda mu: mu, variance_slope=np.ones_like,
-        mustart=lambda y, w: y + 0.1,
-        quasi_loglik=lambda y, mu: float(np.sum(y * np.log(mu) - mu)),
-    ),
-}
-
-
-def _get_family(family: str) -> GeeFamily:
-    try:
-        return FAMILIES[family]
-    except KeyError:
-        allowed = ", ".join(repr(name) for name in FAMILIES)
-        raise ValueError(f"unknown family {family!r}; use one of {allowed}") from None
-
-
-def _check_response(y: FloatArray, family: GeeFamily) -> None:
-    if family.name == "binomial" and (np.any(y < 0.0) or np.any(y > 1.0)):
-        raise ValueError("binomial response must lie in [0, 1] (a 0/1 outcome or a proportion)")
-    if family.name == "poisson" and np.any(y < 0.0):
-        raise ValueError("poisson response must be a non-negative count; found negative values")
-
-
 def _glm_start(y: FloatArray, X: FloatArray, w: FloatArray, offset: FloatArray,
-               family: GeeFamily) -> FloatArray:
+               family: Family) -> FloatArray:
     """GLM coefficients by iteratively reweighted least squares (R's ``glm.fit``), to full precision.
 
     .. math:: \\beta \\leftarrow (X^\\top \\Omega X)^{-1} X^\\top \\Omega z, \\quad
@@ -192,12 +119,12 @@ def _cluster_order(ids: pd.Series, waves: NDArray[np.int64] | None) -> tuple[NDA
     return order, starts
 
 
-def _pearson(data: _GeeData, beta: FloatArray, family: GeeFamily) -> FloatArray:
+def _pearson(data: _GeeData, beta: FloatArray, family: Family) -> FloatArray:
     mu = family.linkinv(data.X @ beta + data.offset)
     return (data.y - mu) / np.sqrt(family.variance(mu))
 
 
-def _beta_step(data: _GeeData, beta: FloatArray, alpha: FloatArray, family: GeeFamily,
+def _beta_step(data: _GeeData, beta: FloatArray, alpha: FloatArray, family: Family,
                structure: WorkingCorrelation) -> FloatArray:
     eta = data.X @ beta + data.offset
     mu = family.linkinv(eta)
@@ -244,7 +171,7 @@ class _Estimates:
     converged: bool
 
 
-def _estimate(data: _GeeData, family: GeeFamily, structure: WorkingCorrelation,
+def _estimate(data: _GeeData, family: Family, structure: WorkingCorrelation,
               tol: float = TOLERANCE, maxit: int = MAX_ITERATIONS) -> _Estimates:
     """geepack's estimation loop (module docstring, steps 1-3)."""
     beta = _glm_start(data.y, data.X, data.weights, data.offset, family)
@@ -265,7 +192,7 @@ def _estimate(data: _GeeData, family: GeeFamily, structure: WorkingCorrelation,
     return _Estimates(beta, scale, alpha, maxit, False)
 
 
-def _cluster_pieces(data: _GeeData, beta: FloatArray, family: GeeFamily) -> list[ClusterPieces]:
+def _cluster_pieces(data: _GeeData, beta: FloatArray, family: Family) -> list[ClusterPieces]:
     eta = data.X @ beta + data.offset
     mu = family.linkinv(eta)
     variance = family.variance(mu)
@@ -366,7 +293,7 @@ class GeeFit:
     Attributes
     ----------
     formula : str
-    family : GeeFamily
+    family : Family
     corstr : str
     converged : bool
         Whether the loop met geepack's stopping rule within ``maxit`` iterations.
@@ -377,7 +304,7 @@ class GeeFit:
         Number of rows used.
     """
 
-    def __init__(self, *, formula: str, call: str, names: Sequence[str], family: GeeFamily,
+    def __init__(self, *, formula: str, call: str, names: Sequence[str], family: Family,
                  structure: WorkingCorrelation, estimates: _Estimates, covariance: GeeCovariance,
                  data: _GeeData, order: NDArray[np.int64], row_index: pd.Index) -> None:
         self.formula = formula
@@ -604,7 +531,7 @@ def geeglm(
     data: pd.DataFrame,
     id: str,
     corstr: str = "independence",
-    family: str = "gaussian",
+    family: str | Family = "gaussian",
     waves: str | None = None,
     weights: str | None = None,
     offset: str | None = None,
@@ -640,8 +567,9 @@ def geeglm(
         Column that identifies the clusters.
     corstr : {"independence", "exchangeable", "ar1", "unstructured"}
         Working correlation (:mod:`mlmtools.gee_correlation`).
-    family : {"gaussian", "binomial", "poisson"}
-        With its canonical link (identity, logit, log).
+    family : {"gaussian", "binomial", "poisson"} or Family
+        With its canonical link (identity, logit, log); a :mod:`mlmtools.families` object
+        is accepted too and used with unbounded means (``clamp=False``).
     waves : str, optional
         Column giving each row's time. geepack uses the rank of the value among all distinct
         values (1, 2, ...), not the raw spacing; by default the position within the cluster.
@@ -687,7 +615,7 @@ def geeglm(
     Days          10.467   1.502
     """
     structure = make_correlation(corstr)
-    fam = _get_family(family)
+    fam = get_family(family, tuple(FAMILIES), clamp=False)
     if not isinstance(data, pd.DataFrame):
         raise TypeError(f"data must be a pandas DataFrame, got {type(data).__name__}")
     for role, column in (("id", id), ("waves", waves)):
@@ -701,7 +629,7 @@ def geeglm(
                      weights=weights, offset=offset, stacklevel=3)
     n = len(mf.y)
     y = np.asarray(mf.y, dtype=float)
-    _check_response(y, fam)
+    fam.check_range(y)
     w = np.ones(n) if mf.weights is None else np.asarray(mf.weights, dtype=float)
     o = np.zeros(n) if mf.offset is None else np.asarray(mf.offset, dtype=float)
     ids = pd.Series(np.asarray(mf.extra[id]))
@@ -730,8 +658,8 @@ def geeglm(
                                     estimates.scale, estimates.alpha, structure)
 
     arguments = [("formula", _formula_text(formula))]
-    if family != "gaussian":
-        arguments.append(("family", family))
+    if fam.name != "gaussian":
+        arguments.append(("family", fam.name))
     arguments.append(("data", data_name or data.attrs.get("name", "data")))
     for name, value in (("weights", weights), ("offset", offset), ("id", id), ("waves", waves)):
         if value is not None:

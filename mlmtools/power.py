@@ -33,7 +33,9 @@ from numpy.typing import NDArray
 from scipy import stats
 
 from mlmtools import rformat
+from mlmtools.balanced import MIN_CLUSTER_SIZE, MIN_CLUSTERS
 from mlmtools.design import design_effect
+from mlmtools.simulation import check_cluster_design
 
 __all__ = ["PowerResult", "PowerSettings", "power_analytic", "power_simulation", "power_curve", "METHODS", "BACKENDS"]
 
@@ -119,10 +121,7 @@ def _is_integer(value: object) -> bool:
 
 def _check_design(n_clusters: int, cluster_size: int, icc: float, effect_size: float, alpha: float) -> None:
     """Raise a ValueError that names the first impossible setting."""
-    if not _is_integer(n_clusters) or n_clusters < 4 or n_clusters % 2:
-        raise ValueError(f"n_clusters must be an even integer of at least 4 (two equal arms), got {n_clusters!r}")
-    if not _is_integer(cluster_size) or cluster_size < 1:
-        raise ValueError(f"cluster_size must be an integer of at least 1, got {cluster_size!r}")
+    check_cluster_design(n_clusters, cluster_size, min_clusters=MIN_CLUSTERS)
     if not (isinstance(icc, numbers.Real) and 0.0 <= icc < 1.0):
         raise ValueError(f"icc must lie in [0, 1), got {icc!r}")
     if not (isinstance(effect_size, numbers.Real) and math.isfinite(effect_size)):
@@ -345,8 +344,8 @@ def power_simulation(n_clusters: int, cluster_size: int, icc: float, effect_size
         raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     if not _is_integer(n_jobs) or n_jobs == 0:
         raise ValueError(f"n_jobs must be a non-zero integer (-1 for all cores), got {n_jobs!r}")
-    if method == "mixed" and cluster_size < 2:
-        raise ValueError("method='mixed' needs cluster_size >= 2: with one observation per cluster the "
+    if method == "mixed" and cluster_size < MIN_CLUSTER_SIZE:
+        raise ValueError(f"method='mixed' needs cluster_size >= {MIN_CLUSTER_SIZE}: with one observation per cluster the "
                          "cluster and residual variances cannot be separated")
 
     root = _root_seed(seed)

@@ -31,16 +31,20 @@ draw the same data and give the same p-values.
 from __future__ import annotations
 
 import math
+import numbers
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 from scipy import stats
 
-from mlmtools._seeding import SeedLike, as_generator
+from mlmtools._seeding import RandomSource, SeedLike, as_generator
 
 __all__ = [
     "MixedPValues",
+    "check_cluster_design",
+    "draw_cluster_components",
     "simulate_cluster_trial",
     "ols_treatment_pvalue",
     "mixed_treatment_pvalues",
@@ -48,6 +52,8 @@ __all__ = [
 ]
 
 _MIXED_FORMULA = "y ~ treatment + (1 | school)"
+
+FloatArray = NDArray[np.float64]
 
 
 class MixedPValues(NamedTuple):
@@ -65,16 +71,78 @@ class MixedPValues(NamedTuple):
     z: float
 
 
-def _check_design(n_clusters: int, cluster_size: int, sigma_u: float, sigma_e: float) -> None:
-    """Raise a clear error for a design the study cannot run."""
-    if n_clusters < 2 or n_clusters % 2 != 0:
-        raise ValueError(
-            f"n_clusters must be an even number of at least 2 (half control, half treated), got {n_clusters}"
-        )
-    if cluster_size < 1:
-        raise ValueError(f"cluster_size must be at least 1, got {cluster_size}")
-    if not (sigma_u >= 0 and sigma_e > 0 and math.isfinite(sigma_u) and math.isfinite(sigma_e)):
-        raise ValueError(f"need sigma_u >= 0 and sigma_e > 0 (finite), got {sigma_u} and {sigma_e}")
+def _is_count(value: object) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def check_cluster_design(n_clusters: int, cluster_size: int, sigma_u: float | None = None,
+                         sigma_e: float | None = None, *, min_clusters: int = 2,
+                         min_cluster_size: int = 1) -> None:
+    """Raise a ValueError naming the first setting a two-arm cluster-randomized design cannot have.
+
+    The design has :math:`J` clusters of :math:`m` observations, the first :math:`J/2`
+    clusters controls and the rest treated, and optionally the standard deviations of
+    the cluster effects and residuals. The minimums are those of the analysis that will
+    run: drawing a data set needs :math:`J \\ge 2` and :math:`m \\ge 1`; the closed forms of
+    :mod:`mlmtools.balanced` need more (:data:`mlmtools.balanced.MIN_CLUSTERS`,
+    :data:`mlmtools.balanced.MIN_CLUSTER_SIZE`).
+
+    Parameters
+    ----------
+    n_clusters, cluster_size : int
+        :math:`J` (even, at least ``min_clusters``) and :math:`m` (at least ``min_cluster_size``).
+    sigma_u, sigma_e : float, optional
+        If given, they must be finite with :math:`\\sigma_u \\ge 0` and :math:`\\sigma_e > 0`.
+    min_clusters, min_cluster_size : int
+        The smallest :math:`J` and :math:`m` the caller can analyse.
+
+    Raises
+    ------
+    ValueError
+        For a non-integer, odd or too small ``n_clusters``, a non-integer or too small
+        ``cluster_size``, or impossible standard deviations.
+    """
+    if not _is_count(n_clusters) or n_clusters < min_clusters or n_clusters % 2:
+        raise ValueError(f"n_clusters must be an even number of at least {min_clusters} "
+                         f"(half control, half treated), got {n_clusters!r}")
+    if not _is_count(cluster_size) or cluster_size < min_cluster_size:
+        raise ValueError(f"cluster_size must be an integer of at least {min_cluster_size}, got {cluster_size!r}")
+    if sigma_u is None or sigma_e is None:
+        return
+    if not (math.isfinite(sigma_u) and math.isfinite(sigma_e) and sigma_u >= 0 and sigma_e > 0):
+        raise ValueError(f"need finite sigma_u >= 0 and sigma_e > 0, got {sigma_u} and {sigma_e}")
+
+
+def draw_cluster_components(n_sets: int, n_clusters: int, cluster_size: int, sigma_u: float,
+                            sigma_e: float, rng: RandomSource) -> tuple[FloatArray, FloatArray]:
+    """Cluster effects and residuals of ``n_sets`` balanced data sets, in R's order of draws.
+
+    .. math:: u_j \\sim N(0, \\sigma_u^2), \\qquad e_{ij} \\sim N(0, \\sigma_e^2)
+
+    All normals come from one call, in the order of a loop over data sets that draws the
+    :math:`J` cluster effects and then the :math:`Jm` residuals (R's ``rnorm(J, 0, sigma_u)``
+    then ``rnorm(J * m, 0, sigma_e)``), so with R's stream the draws are those of that R loop,
+    bit for bit.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        Cluster effects of shape ``(n_sets, n_clusters)`` and residuals of shape
+        ``(n_sets, n_clusters, cluster_size)``.
+    """
+    per_set = n_clusters + n_clusters * cluster_size
+    if sigma_u > 0:
+        # mean + sd * z with mean 0 is sd * z, bit for bit, so scaling standard normals afterwards
+        # gives what rnorm with recycled standard deviations gives (and is much faster).
+        draws = rng.rnorm(n_sets * per_set, 0.0, 1.0).reshape(n_sets, per_set)
+        cluster_effects = float(sigma_u) * draws[:, :n_clusters]
+        residuals = float(sigma_e) * draws[:, n_clusters:]
+    else:
+        # sd = 0 draws are exact zeros that consume no random numbers in R, so recycle as rnorm does.
+        spread = np.concatenate([np.zeros(n_clusters), np.full(n_clusters * cluster_size, float(sigma_e))])
+        draws = rng.rnorm(n_sets * per_set, 0.0, np.tile(spread, n_sets)).reshape(n_sets, per_set)
+        cluster_effects, residuals = draws[:, :n_clusters], draws[:, n_clusters:]
+    return cluster_effects, residuals.reshape(n_sets, n_clusters, cluster_size)
 
 
 def simulate_cluster_trial(
@@ -116,10 +184,11 @@ def simulate_cluster_trial(
         Columns ``school`` (1..J), ``treatment`` (0 or 1), ``school_effect`` and ``y``;
         one row per observation, clusters in order.
     """
-    _check_design(n_clusters, cluster_size, sigma_u, sigma_e)
-    rng = as_generator(seed)
-    school_effect = np.repeat(rng.rnorm(n_clusters, 0.0, sigma_u), cluster_size)
-    residual = rng.rnorm(n_clusters * cluster_size, 0.0, sigma_e)
+    check_cluster_design(n_clusters, cluster_size, sigma_u, sigma_e)
+    cluster_effects, residuals = draw_cluster_components(1, n_clusters, cluster_size, sigma_u, sigma_e,
+                                                         as_generator(seed))
+    school_effect = np.repeat(cluster_effects[0], cluster_size)
+    residual = residuals[0].reshape(-1)
     treated_clusters = n_clusters // 2
     return pd.DataFrame(
         {
@@ -246,16 +315,17 @@ def simulate_type1(
         raise TypeError(f"n_sims must be an integer, got {type(n_sims).__name__}")
     if n_sims < 1:
         raise ValueError(f"n_sims must be at least 1, got {n_sims}")
-    _check_design(n_clusters, cluster_size, sigma_u, sigma_e)
+    check_cluster_design(n_clusters, cluster_size, sigma_u, sigma_e)
     if method not in ("auto", "fast", "general"):
         raise ValueError(f"method must be 'auto', 'fast' or 'general', got {method!r}")
-    fast_possible = n_clusters >= 4 and cluster_size >= 2
-    if method == "fast" and not fast_possible:
-        raise ValueError("the fast path needs at least 4 clusters of at least 2 observations; "
-                         f"got {n_clusters} clusters of {cluster_size}: use method='general'")
-    if method == "fast" or (method == "auto" and fast_possible):
-        from mlmtools.balanced import balanced_type1_pvalues
+    from mlmtools.balanced import MIN_CLUSTER_SIZE, MIN_CLUSTERS, balanced_type1_pvalues
 
+    fast_possible = n_clusters >= MIN_CLUSTERS and cluster_size >= MIN_CLUSTER_SIZE
+    if method == "fast" and not fast_possible:
+        raise ValueError(f"the fast path needs at least {MIN_CLUSTERS} clusters of at least "
+                         f"{MIN_CLUSTER_SIZE} observations; got {n_clusters} clusters of {cluster_size}: "
+                         "use method='general'")
+    if method == "fast" or (method == "auto" and fast_possible):
         return balanced_type1_pvalues(int(n_sims), n_clusters, cluster_size, sigma_u, sigma_e, seed=seed)
     rng = as_generator(seed)
     rows = []

@@ -24,6 +24,7 @@ import pytest
 
 import mlmtools
 from mlmtools.exceptions import ConvergenceWarning, MissingRowsWarning
+from mlmtools.families import FAMILIES, Binomial, Poisson, get_family
 from mlmtools.gee import GeeFit, GeeSummary, geeglm
 from mlmtools.gee_correlation import AR1, Exchangeable, Independence, Unstructured, make_correlation
 
@@ -401,3 +402,43 @@ def test_unstructured_derivative_is_the_pair_indicator():
 def test_make_correlation_returns_fresh_objects():
     assert make_correlation("unstructured") is not make_correlation("unstructured")
     assert make_correlation("ar1").name == "ar1"
+
+
+# ------------------------------------------------------------------------------------------
+# The shared families (mlmtools.families) as GEE uses them
+# ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["gaussian", "binomial", "poisson"])
+def test_family_variance_slope_and_quasi_likelihood_follow_their_definitions(name):
+    family = get_family(name, tuple(FAMILIES), clamp=False)
+    mu = np.array([0.15, 0.4, 0.7])
+    y = np.array([0.0, 1.0, 1.0])
+    step = 1e-6
+    slope = (family.variance(mu + step) - family.variance(mu - step)) / (2 * step)
+    assert_close(family.variance_slope(mu) + 1.0, slope + 1.0, rtol=1e-9)
+    # dQ/dmu = (y - mu) / V(mu), one observation at a time
+    for i in range(3):
+        up, down = mu.copy(), mu.copy()
+        up[i] += step
+        down[i] -= step
+        derivative = (family.quasi_loglik(y, up) - family.quasi_loglik(y, down)) / (2 * step)
+        assert_close(derivative, (y[i] - mu[i]) / family.variance(mu[i]), rtol=1e-7)
+
+
+def test_a_family_object_gives_the_same_fit_as_its_name(sleepstudy):
+    data = sleepstudy.assign(slow=(sleepstudy["Reaction"] > 300).astype(float))
+    by_name = geeglm("slow ~ Days", data, id="Subject", corstr="exchangeable", family="binomial")
+    by_object = geeglm("slow ~ Days", data, id="Subject", corstr="exchangeable", family=Binomial())
+    assert not by_object.family.clamp
+    np.testing.assert_array_equal(by_object.coef_table().to_numpy(), by_name.coef_table().to_numpy())
+    assert "family = binomial" in by_object.call
+
+
+def test_gee_means_are_not_clamped_as_glmer_means_are():
+    eta = np.array([-40.0, 0.0, 40.0])
+    unbounded, bounded = Binomial(clamp=False), Binomial()
+    assert unbounded.linkinv(eta)[0] < np.finfo(float).eps
+    assert bounded.linkinv(eta)[0] == np.finfo(float).eps
+    assert bounded.linkinv(eta)[2] == 1.0 - np.finfo(float).eps
+    assert Poisson(clamp=False).linkinv(np.array([-800.0]))[0] == 0.0

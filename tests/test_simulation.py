@@ -20,6 +20,7 @@ import statsmodels.formula.api as smf
 from mlmtools.exceptions import ConvergenceWarning
 from mlmtools.rrandom import RRandom
 from mlmtools.simulation import (
+    check_cluster_design,
     mixed_treatment_pvalues,
     ols_treatment_pvalue,
     simulate_cluster_trial,
@@ -162,3 +163,35 @@ def test_thousand_replicates_reproduce_rs_study(reference: dict, r_p_values: pd.
     np.testing.assert_array_equal(rates, reference["sim_type1"])
     # The z-test uses the same t statistic with a lighter-tailed reference, so it always rejects more.
     assert (results["p_mixed_z"] < results["p_mixed"]).all()
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"n_clusters": 10.0}, "n_clusters must be an even number of at least 2"),
+        ({"n_clusters": True}, "n_clusters"),
+        ({"n_clusters": 2, "min_clusters": 4}, "at least 4"),
+        ({"cluster_size": 1, "min_cluster_size": 2}, "cluster_size must be an integer of at least 2, got 1"),
+        ({"cluster_size": 2.5}, "cluster_size"),
+        ({"sigma_u": math.inf, "sigma_e": 1.0}, "finite sigma_u"),
+    ],
+)
+def test_check_cluster_design_names_the_bad_setting(arguments: dict, message: str) -> None:
+    settings = {"n_clusters": 6, "cluster_size": 3} | arguments
+    with pytest.raises(ValueError, match=message):
+        check_cluster_design(**settings)
+
+
+def test_check_cluster_design_accepts_the_smallest_designs() -> None:
+    check_cluster_design(2, 1, 0.0, 1.0)
+    check_cluster_design(np.int64(4), np.int64(2), min_clusters=4, min_cluster_size=2)
+
+
+def test_the_three_studies_apply_the_same_design_rule() -> None:
+    from mlmtools.balanced import balanced_type1_pvalues
+    from mlmtools.power import power_analytic
+
+    for study in (lambda: simulate_cluster_trial(n_clusters=5), lambda: balanced_type1_pvalues(2, n_clusters=5),
+                  lambda: power_analytic(5, 10, 0.1, 0.3)):
+        with pytest.raises(ValueError, match=r"n_clusters must be an even number of at least \d \(half control"):
+            study()
