@@ -7,10 +7,8 @@ coefficient table for its first data set.
 
 from __future__ import annotations
 
-import json
 import math
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -27,14 +25,8 @@ from mlmtools.lmer import lmer
 from mlmtools.rrandom import RRandom
 from mlmtools.simulation import simulate_cluster_trial
 
-FIXTURE = Path(__file__).parent / "fixtures" / "seed-reference.json"
 SIGMA_U, SIGMA_E = math.sqrt(0.25), math.sqrt(0.75)
 TREATMENT = pd.Series(np.repeat([0.0, 1.0], 5), name="treatment")
-
-
-@pytest.fixture(scope="module")
-def reference() -> dict:
-    return json.loads(FIXTURE.read_text())
 
 
 @pytest.fixture(scope="module")
@@ -58,10 +50,10 @@ def general_engine(y: np.ndarray, x_cluster: pd.DataFrame, cluster_size: int) ->
 # -- against R ---------------------------------------------------------------------------------------
 
 
-def test_first_data_set_is_lmertests_demo_fit(reference: dict) -> None:
+def test_first_data_set_is_lmertests_demo_fit(seed_reference: dict) -> None:
     y = simulate_cluster_trial(seed=2026)["y"].to_numpy()
     fit = fit_balanced_random_intercept(y, 30, TREATMENT)
-    expected = np.array(reference["demo_mixed"])  # Estimate, SE, df, t, p per coefficient
+    expected = np.array(seed_reference["demo_mixed"])  # Estimate, SE, df, t, p per coefficient
     np.testing.assert_allclose(fit.coef[0], expected[:, 0], rtol=1e-9)
     np.testing.assert_allclose(fit.std_error[0], expected[:, 1], rtol=1e-7)
     np.testing.assert_allclose(fit.df[0], expected[:, 2], rtol=1e-7)
@@ -69,24 +61,24 @@ def test_first_data_set_is_lmertests_demo_fit(reference: dict) -> None:
     assert fit.names == ("(Intercept)", "treatment")
 
 
-def test_intercept_only_fit_is_lmertests_fit_of_the_prevention_data(reference: dict) -> None:
+def test_intercept_only_fit_is_lmertests_fit_of_the_prevention_data(seed_reference: dict) -> None:
     from mlmtools.datasets import prevention
 
     scores = prevention()["risk_score"].to_numpy(dtype=float)  # 5 communities of 4 schools, in order
     fit = fit_balanced_random_intercept(scores, 4, 5)
     assert fit.names == ("(Intercept)",)
-    np.testing.assert_allclose([fit.sigma2_between[0], fit.sigma2_within[0]], reference["prev_vc"], rtol=1e-6)
-    expected = reference["prev_fixef"][0]  # Estimate, SE, df, t, p
+    np.testing.assert_allclose([fit.sigma2_between[0], fit.sigma2_within[0]], seed_reference["prev_vc"], rtol=1e-6)
+    expected = seed_reference["prev_fixef"][0]  # Estimate, SE, df, t, p
     np.testing.assert_allclose([fit.coef[0, 0], fit.std_error[0, 0], fit.df[0, 0], fit.t_value[0, 0],
                                 fit.p_value[0, 0]], expected, rtol=1e-6)
 
 
-def test_ols_pvalues_of_the_thousand_data_sets_equal_rs(reference: dict, lecture_study: pd.DataFrame) -> None:
-    np.testing.assert_allclose(lecture_study["p_ols"], reference["sim_p"]["p_ols"], rtol=1e-9)
+def test_ols_pvalues_of_the_thousand_data_sets_equal_rs(seed_reference: dict, lecture_study: pd.DataFrame) -> None:
+    np.testing.assert_allclose(lecture_study["p_ols"], seed_reference["sim_p"]["p_ols"], rtol=1e-9)
 
 
-def test_mixed_pvalues_of_the_thousand_data_sets_equal_rs(reference: dict, lecture_study: pd.DataFrame) -> None:
-    r_p = np.asarray(reference["sim_p"]["p_mixed"])
+def test_mixed_pvalues_of_the_thousand_data_sets_equal_rs(seed_reference: dict, lecture_study: pd.DataFrame) -> None:
+    r_p = np.asarray(seed_reference["sim_p"]["p_mixed"])
     ours = lecture_study["p_mixed"].to_numpy()
     relative = np.abs(ours / r_p - 1)
     # R's Satterthwaite df carries numDeriv noise of about 1e-6 (7.99999924 for an exact 8); in the far
@@ -96,18 +88,18 @@ def test_mixed_pvalues_of_the_thousand_data_sets_equal_rs(reference: dict, lectu
     np.testing.assert_array_equal(ours < 0.05, r_p < 0.05)
 
 
-def test_type1_error_rates_are_the_lectures(reference: dict, lecture_study: pd.DataFrame) -> None:
+def test_type1_error_rates_are_the_lectures(seed_reference: dict, lecture_study: pd.DataFrame) -> None:
     rates = [float(np.mean(lecture_study["p_ols"] < 0.05)), float(np.mean(lecture_study["p_mixed"] < 0.05))]
-    assert rates == reference["sim_type1"] == [0.5, 0.045]
+    assert rates == seed_reference["sim_type1"] == [0.5, 0.045]
 
 
-def test_lme4_stopping_point_matters_and_exact_optimum_differs(reference: dict) -> None:
+def test_lme4_stopping_point_matters_and_exact_optimum_differs(seed_reference: dict) -> None:
     # Where the REML criterion is flat, lme4's optimizer stops visibly short of the exact optimum;
     # R's p-value of data set 691 is the stopping point's, not the optimum's.
     trials = draw_balanced_trials(691, 10, 30, SIGMA_U, SIGMA_E, seed=2026, intercept=50.0)
     lme4_like = fit_balanced_random_intercept(trials[690:], 30, TREATMENT, optimum="lme4")
     exact = fit_balanced_random_intercept(trials[690:], 30, TREATMENT, optimum="exact")
-    r_p = reference["sim_p"]["p_mixed"][690]
+    r_p = seed_reference["sim_p"]["p_mixed"][690]
     assert lme4_like.p_value[0, 1] == pytest.approx(r_p, rel=1e-8)
     assert abs(exact.p_value[0, 1] / r_p - 1) > 1e-5
 

@@ -8,9 +8,7 @@ the lecture). Each number is compared at the rounding the lecture prints it with
 
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -25,14 +23,14 @@ from mlmtools.rformat import format_number, format_vector, print_anova, round_r
 from mlmtools.rrandom import RRandom
 from mlmtools.simulation import simulate_cluster_trial, simulate_type1
 
-FIXTURE = Path(__file__).parent / "fixtures" / "seed-reference.json"
 MODEL_RTOL = 1e-4
 EXACT_RTOL = 1e-10
 
 
 @pytest.fixture(scope="module")
-def r() -> dict:
-    return json.loads(FIXTURE.read_text())
+def r(seed_reference: dict) -> dict:
+    """R's values for the lecture (the shared ``seed_reference`` fixture), under a short name."""
+    return seed_reference
 
 
 def printed(values, digits: int) -> list[str]:

@@ -7,10 +7,8 @@ lm() and of lmerTest's lmer() (Satterthwaite).
 
 from __future__ import annotations
 
-import json
 import math
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -27,41 +25,35 @@ from mlmtools.simulation import (
     simulate_type1,
 )
 
-FIXTURE = Path(__file__).parent / "fixtures" / "seed-reference.json"
 SIGMA_U, SIGMA_E = math.sqrt(0.25), math.sqrt(0.75)
 
 
 @pytest.fixture(scope="module")
-def reference() -> dict:
-    return json.loads(FIXTURE.read_text())
+def r_p_values(seed_reference: dict) -> pd.DataFrame:
+    return pd.DataFrame({"p_ols": seed_reference["sim_p"]["p_ols"], "p_mixed": seed_reference["sim_p"]["p_mixed"]})
 
 
-@pytest.fixture(scope="module")
-def r_p_values(reference: dict) -> pd.DataFrame:
-    return pd.DataFrame({"p_ols": reference["sim_p"]["p_ols"], "p_mixed": reference["sim_p"]["p_mixed"]})
-
-
-def test_one_trial_is_the_lectures_demo_data(reference: dict) -> None:
+def test_one_trial_is_the_lectures_demo_data(seed_reference: dict) -> None:
     data = simulate_cluster_trial(10, 30, SIGMA_U, SIGMA_E, seed=2026)
     assert list(data.columns) == ["school", "treatment", "school_effect", "y"]
     assert data["school"].tolist() == list(np.repeat(np.arange(1, 11), 30))
     assert data["treatment"].tolist() == [0] * 150 + [1] * 150
     school_means = data.groupby("school")["y"].mean().to_numpy()
-    np.testing.assert_allclose(school_means, reference["demo_school_means"], rtol=1e-13)
+    np.testing.assert_allclose(school_means, seed_reference["demo_school_means"], rtol=1e-13)
     group_means = data.groupby("treatment")["y"].mean().to_numpy()
-    np.testing.assert_allclose(group_means, reference["demo_group_means"], rtol=1e-13)
+    np.testing.assert_allclose(group_means, seed_reference["demo_group_means"], rtol=1e-13)
 
 
-def test_ols_pvalue_matches_lm_and_statsmodels(reference: dict) -> None:
+def test_ols_pvalue_matches_lm_and_statsmodels(seed_reference: dict) -> None:
     data = simulate_cluster_trial(seed=2026)
     p_value = ols_treatment_pvalue(data)
-    assert p_value == pytest.approx(reference["demo_ols"][1][3], rel=1e-10)
+    assert p_value == pytest.approx(seed_reference["demo_ols"][1][3], rel=1e-10)
     assert p_value == pytest.approx(smf.ols("y ~ treatment", data).fit().pvalues["treatment"], rel=1e-10)
 
 
-def test_mixed_pvalues_of_the_demo(reference: dict) -> None:
+def test_mixed_pvalues_of_the_demo(seed_reference: dict) -> None:
     p_values = mixed_treatment_pvalues(simulate_cluster_trial(seed=2026))
-    assert p_values.satterthwaite == pytest.approx(reference["demo_mixed"][1][4], rel=1e-6)
+    assert p_values.satterthwaite == pytest.approx(seed_reference["demo_mixed"][1][4], rel=1e-6)
     assert 0 < p_values.z < p_values.satterthwaite
 
 
@@ -148,7 +140,7 @@ def test_n_sims_must_be_a_positive_integer() -> None:
 
 
 @pytest.mark.parametrize("method", ["fast", pytest.param("general", marks=pytest.mark.slow)])
-def test_thousand_replicates_reproduce_rs_study(reference: dict, r_p_values: pd.DataFrame, method: str) -> None:
+def test_thousand_replicates_reproduce_rs_study(seed_reference: dict, r_p_values: pd.DataFrame, method: str) -> None:
     results = simulate_type1(n_sims=1000, n_clusters=10, cluster_size=30, sigma_u=SIGMA_U, sigma_e=SIGMA_E,
                              seed=2026, method=method)
     np.testing.assert_allclose(results["p_ols"], r_p_values["p_ols"], rtol=1e-9)
@@ -160,7 +152,7 @@ def test_thousand_replicates_reproduce_rs_study(reference: dict, r_p_values: pd.
     for column in ("p_ols", "p_mixed"):
         np.testing.assert_array_equal(results[column] < 0.05, r_p_values[column] < 0.05)
     rates = (results[["p_ols", "p_mixed"]] < 0.05).mean().to_numpy()
-    np.testing.assert_array_equal(rates, reference["sim_type1"])
+    np.testing.assert_array_equal(rates, seed_reference["sim_type1"])
     # The z-test uses the same t statistic with a lighter-tailed reference, so it always rejects more.
     assert (results["p_mixed_z"] < results["p_mixed"]).all()
 
