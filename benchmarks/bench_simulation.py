@@ -23,9 +23,10 @@ from pathlib import Path
 import statsmodels.formula.api as smf
 from harness import Timing, format_duration, report, time_call
 
-from mlmtools.power import power_simulation
-from mlmtools.rrandom import RRandom
-from mlmtools.simulation import ols_treatment_pvalue, simulate_cluster_trial, simulate_type1
+from mlmtools.simulate.power import power_simulation
+from mlmtools.simulate.rng import RRandom
+from mlmtools.simulate.trials import simulate_cluster_trial
+from mlmtools.simulate.type1 import ols_treatment_pvalue, simulate_type1
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 FULL_STUDY = 1000

@@ -7,23 +7,28 @@ lecture it follows.
 
 Public API (a table of contents; functions are imported here, submodules on first use):
 
-=================  ======================  ===============================================
-name               module                  what it is
-=================  ======================  ===============================================
-lmer               mlmtools.lmer           linear mixed models: lme4 syntax, lmerTest inference
-anova              mlmtools.anova          likelihood-ratio tests; type III F tables
-contest            mlmtools.satterthwaite  t and F tests of contrasts, Satterthwaite df
-tidy               mlmtools.tidy           broom.mixed-style coefficient tables
-geeglm             mlmtools.gee            GEE as geepack fits it, with sandwich SEs
-glmer              mlmtools.glmer          binomial and Poisson mixed models (Laplace, AGQ)
-simulate_type1     mlmtools.simulation     the lecture's type I error study
-RRandom            mlmtools.rrandom        R's default random number generator, exactly
-datasets           mlmtools.datasets       the course's data sets (sleepstudy, prevention)
-design             mlmtools.design         ICC, design effect, effective sample size
-rformat            mlmtools.rformat        numbers and tables printed by R's rules
-plotting           mlmtools.plotting       the course's figure style (colour-blind safe)
-power              mlmtools.power          power of clustered designs, analytic and simulated
-=================  ======================  ===============================================
+==============================  ==============================  ==============================================
+name                            home                            what it is
+==============================  ==============================  ==============================================
+lmer, LinearMixedModel          mlmtools.lmm                    linear mixed models: lme4 syntax, lmerTest inference
+anova                           mlmtools.inference              likelihood-ratio tests; type III F tables
+contest                         mlmtools.inference              t and F tests of contrasts, Satterthwaite df
+tidy                            mlmtools.broom                  broom.mixed-style coefficient tables
+geeglm, GeeModel                mlmtools.gee                    GEE as geepack fits it, with sandwich SEs
+glmer, GeneralizedLinear...     mlmtools.glmm                   binomial and Poisson mixed models (Laplace, AGQ)
+simulate_type1                  mlmtools.simulate               the lecture's type I error study
+RRandom                         mlmtools.simulate               R's default random number generator, exactly
+datasets                        mlmtools.datasets               the course's data sets (sleepstudy, prevention)
+design                          mlmtools.simulate.clustering    ICC, design effect, effective sample size
+rformat                         mlmtools.rstyle                 numbers and tables printed by R's rules
+plotting                        mlmtools.plotting               the course's figure style (colour-blind safe)
+power                           mlmtools.simulate.power         power of clustered designs, analytic and simulated
+==============================  ==============================  ==============================================
+
+The subpackages follow the pipeline and depend on each other only downwards (the layers are
+drawn in CONTRIBUTING.md). ``mlmtools.lmer``, ``mlmtools.rformat``, ``mlmtools.design`` and the
+other modules the chapters import from are compatibility paths that re-export from the
+subpackages.
 """
 
 from __future__ import annotations
@@ -32,27 +37,35 @@ import importlib
 from typing import Any
 
 from mlmtools._version import __version__
-from mlmtools.anova import anova
-from mlmtools.exceptions import (
+
+# The chapters import four functions from compatibility modules of the same name
+# (``from mlmtools.lmer import lmer``). Importing such a module binds it as an attribute of the
+# package; importing the four first, before the functions below, keeps ``mlmtools.lmer`` the
+# function whatever is imported later.
+for _path in ("anova", "glmer", "lmer", "tidy"):
+    importlib.import_module(f"mlmtools.{_path}")
+del _path
+
+from mlmtools.broom import tidy  # noqa: E402
+from mlmtools.exceptions import (  # noqa: E402
     ConvergenceWarning,
     FormulaError,
     MissingRowsWarning,
     RankDeficiencyWarning,
     SingularFitWarning,
 )
-from mlmtools.gee import geeglm
-from mlmtools.glmer import glmer
-from mlmtools.lmer import lmer
-from mlmtools.rrandom import RRandom
-from mlmtools.satterthwaite import contest
-from mlmtools.simulation import simulate_type1
-from mlmtools.tidy import tidy
+from mlmtools.gee import GeeModel, geeglm  # noqa: E402
+from mlmtools.glmm import GeneralizedLinearMixedModel, glmer  # noqa: E402
+from mlmtools.inference import anova, contest  # noqa: E402
+from mlmtools.lmm import LinearMixedModel, lmer  # noqa: E402
+from mlmtools.simulate import RRandom, simulate_type1  # noqa: E402
 
 _SUBMODULES = ("datasets", "design", "plotting", "power", "rformat")
 
 __all__ = [
     "__version__",
     "lmer", "anova", "contest", "tidy", "geeglm", "glmer", "simulate_type1", "RRandom",
+    "LinearMixedModel", "GeneralizedLinearMixedModel", "GeeModel",
     "SingularFitWarning", "ConvergenceWarning", "MissingRowsWarning", "RankDeficiencyWarning", "FormulaError",
     *_SUBMODULES,
 ]

@@ -50,7 +50,7 @@ class _OneBlasThread(AbstractContextManager):
 
 def suits_one_thread(problem: Any) -> bool:
     """Whether every dense block of a mixed-model problem (an
-    :class:`~mlmtools.deviance.LmmProblem`) is small enough for one BLAS thread."""
+    :class:`~mlmtools.lmm.problem.LmmProblem`) is small enough for one BLAS thread."""
     return len(problem.terms) == 1 or problem.q <= SMALL_DENSE_BLOCK
 
 

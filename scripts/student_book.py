@@ -9,6 +9,7 @@ is built with ``-W -n`` and sphinx-exercise's ``hide_solutions`` on, and the HTM
 from __future__ import annotations
 
 import argparse
+import copy
 import shutil
 import subprocess
 import sys
@@ -27,28 +28,39 @@ NOT_COPIED = shutil.ignore_patterns(".git", ".venv", "_build", "node_modules", "
                                     ".ipynb_checkpoints", ".pytest_cache", ".hypothesis", "tests", "benchmarks")
 
 
-def prepare_source(root: Path, destination: Path) -> Path:
-    """Copy the book to ``destination`` with the solutions removed, and switch on ``hide_solutions``."""
+def student_notebook(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """``notebook`` as the student edition holds it: solutions removed, solution code cells hidden."""
+    edition = copy.copy(notebook)
+    edition.cells = strip_solutions(notebook.cells, keep_code=True)
+    return edition
+
+
+def prepare_source(root: Path, destination: Path, cache: Path | None = None) -> Path:
+    """Copy the book to ``destination`` with the solutions removed, and switch on ``hide_solutions``; with
+    ``cache``, the notebooks' outputs are read from that jupyter-cache."""
     if destination.exists():
         shutil.rmtree(destination)
     shutil.copytree(root, destination, ignore=NOT_COPIED)
     for notebook_path in destination.rglob("*.ipynb"):
-        notebook = nbformat.read(notebook_path, as_version=4)
-        notebook.cells = strip_solutions(notebook.cells, keep_code=True)
-        nbformat.write(notebook, notebook_path)
+        nbformat.write(student_notebook(nbformat.read(notebook_path, as_version=4)), notebook_path)
     for page in (destination / "book").rglob("*.md"):
         page.write_text(strip_solution_text(page.read_text(encoding="utf-8"), inside=False)[0], encoding="utf-8")
     config_path = destination / "_config.yml"
     config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
     config["title"] = f"{config.get('title', '')} (student edition)".strip()
     config.setdefault("sphinx", {}).setdefault("config", {})["hide_solutions"] = True
+    if cache is not None:
+        config.setdefault("execute", {}).update({"execute_notebooks": "cache", "cache": str(cache.resolve())})
     config_path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     return destination
 
 
-def build(root: Path = ROOT, output: Path = DEFAULT_OUTPUT) -> Path:
-    """Build the student edition into ``output/html`` and return that folder; raise if the build fails."""
-    source = prepare_source(root, output / "source")
+def build(root: Path = ROOT, output: Path = DEFAULT_OUTPUT, cache: Path | None = None) -> Path:
+    """Build the student edition into ``output/html`` and return that folder; raise if the build fails.
+
+    The notebooks are executed afresh, or, with ``cache``, their outputs come from that jupyter-cache.
+    """
+    source = prepare_source(root, output / "source", cache)
     jupyter_book = Path(sys.executable).parent / "jupyter-book"
     result = subprocess.run([str(jupyter_book), "build", str(source), "--path-output", str(source),
                              "--builder", "html", "-W", "-n", "--keep-going"],
@@ -65,7 +77,10 @@ def build(root: Path = ROOT, output: Path = DEFAULT_OUTPUT) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="folder for the source copy and html/")
-    print(build(ROOT, parser.parse_args(argv).output))
+    parser.add_argument("--cache", type=Path, default=None,
+                        help="jupyter-cache holding the executed notebooks (default: execute them afresh)")
+    arguments = parser.parse_args(argv)
+    print(build(ROOT, arguments.output, arguments.cache))
     return 0
 
 

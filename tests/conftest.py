@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,12 @@ def read_case_data(filename: str) -> pd.DataFrame:
         if not pd.api.types.is_numeric_dtype(data[column]):
             data[column] = data[column].astype(str)
     return data
+
+
+@pytest.fixture(scope="session")
+def case_data() -> Callable[[str], pd.DataFrame]:
+    """:func:`read_case_data`, for tests: ``case_data("data_random_slope.csv")``."""
+    return read_case_data
 
 
 @pytest.fixture(scope="session")
@@ -61,7 +68,7 @@ def sleepstudy() -> pd.DataFrame:
 @pytest.fixture(scope="session")
 def sleep_models(sleepstudy) -> dict:
     """The lecture's sleepstudy models m0, m1, m2, m_cat (REML fits)."""
-    from mlmtools.lmer import lmer
+    from mlmtools.lmm import lmer
 
     data = sleepstudy.copy()
     data["Days_cat"] = data["Days"].astype(int).astype(str)
@@ -77,7 +84,7 @@ def sleep_models(sleepstudy) -> dict:
 def prevention_model():
     """The lecture's empty model for the prevention data (5 communities x 4 schools)."""
     from mlmtools.datasets import prevention
-    from mlmtools.lmer import lmer
+    from mlmtools.lmm import lmer
 
     return lmer("risk_score ~ 1 + (1 | community)", prevention(), data_name="prevention_data")
 
@@ -85,8 +92,8 @@ def prevention_model():
 @pytest.fixture(scope="session")
 def demo_model():
     """The lecture's null-effect demo (10 schools x 30 students), simulated with R's RNG."""
-    from mlmtools.lmer import lmer
-    from mlmtools.rrandom import RRandom
+    from mlmtools.lmm import lmer
+    from mlmtools.simulate.rng import RRandom
 
     rng = RRandom(2026)
     school_effects = rng.rnorm(10, 0, np.sqrt(0.25))
@@ -102,7 +109,7 @@ def demo_model():
 @pytest.fixture(scope="session")
 def case_fits(lmer_cases) -> dict:
     """Every case of ``lmer_cases.json`` fitted once (warnings recorded, not raised)."""
-    from mlmtools.lmer import lmer
+    from mlmtools.lmm import lmer
 
     fits = {}
     for name, case in lmer_cases["cases"].items():

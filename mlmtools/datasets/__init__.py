@@ -11,6 +11,9 @@ function       data
 sleepstudy     reaction times over 10 days of sleep restriction (lme4)
 prevention     risk scores of 20 schools in 5 communities (the lecture)
 =============  =========================================================
+
+New data sets go here (a CSV in ``data/`` and a function), with their licence and source.
+May import: nothing from mlmtools (every layer may use the data).
 """
 
 from __future__ import annotations

@@ -1,0 +1,234 @@
+"""The book in headless Chromium, as a reader opens it, with the network cut off: the crawl behind ``test_browser``.
+
+``crawl_book`` opens every HTML page of a served book, and every same-host page linked from one, once, each
+in Debian's Chromium driven by Playwright. Any request to another host is blocked and recorded. On each page
+it records console errors and failed requests, then, once the page's images and equations are in, what the
+checks read (images, math, prose, headings, links, anchors), then axe-core's contrast and image-alt
+violations (axe-core is installed from the npm registry into ``_build/npm``). The session's pipeline runs the
+crawl in the background as soon as the book is built (see ``_pipeline``); ``test_browser`` checks its report.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import shutil
+import subprocess
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urldefrag, urlparse
+
+from _book import ROOT
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+AXE_CORE_VERSION = "4.14.1"
+NPM_FOLDER = ROOT / "_build" / "npm"
+PAGE_TIMEOUT_MS = 60_000
+
+# Runs in the page after it has loaded: waits for images and MathJax, then reads what the checks need.
+INSPECT_PAGE_JS = """
+async () => {
+  for (const img of document.images) { img.loading = 'eager'; }
+  await Promise.all([...document.images].map(img => img.decode().catch(() => null)));
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) { await MathJax.startup.promise; }
+  const article = document.querySelector('article') || document.body;
+  const skipped = 'pre, code, script, style, textarea, mjx-container, .math';
+  const walker = document.createTreeWalker(article, NodeFilter.SHOW_TEXT);
+  const prose = [];
+  while (walker.nextNode()) {
+    if (!walker.currentNode.parentElement.closest(skipped)) { prose.push(walker.currentNode.textContent); }
+  }
+  const mathElements = [...document.querySelectorAll('.math')];
+  return {
+    images: [...document.images].map(img => ({
+      src: img.currentSrc || img.src, width: img.naturalWidth, alt: img.getAttribute('alt')})),
+    mathCount: mathElements.length,
+    untypesetMath: mathElements.filter(el => !el.querySelector('mjx-container'))
+                               .map(el => el.textContent.slice(0, 80)),
+    mjxCount: document.querySelectorAll('mjx-container').length,
+    prose: prose.join(' '),
+    headings: [...article.querySelectorAll('h1, h2, h3, h4, h5, h6')]
+                .map(h => [Number(h.tagName[1]), h.textContent.trim().slice(0, 60)]),
+    links: [...document.querySelectorAll('a[href], link[href]')].map(el => el.href),
+    resources: [...document.querySelectorAll('img[src], script[src], source[src]')].map(el => el.src),
+    ids: [...document.querySelectorAll('[id], a[name]')].map(el => el.id || el.getAttribute('name')),
+  };
+}
+"""
+
+AXE_JS = """
+async () => {
+  const exclude = [['pre'], ['.highlight'], ['.cell_output'], ['mjx-container']];
+  const context = document.querySelector('article') ? {include: [['article']], exclude} : {exclude};
+  const result = await axe.run(context,
+    {runOnly: {type: 'rule', values: ['color-contrast', 'image-alt']}});
+  return result.violations.map(v => ({
+    rule: v.id, nodes: v.nodes.map(n => n.target.join(' ') + ': ' + n.failureSummary.split('\\n').slice(1).join(' '))}));
+}
+"""
+
+
+class BrowserUnavailable(Exception):
+    """No Chromium could be had; the message says why."""
+
+
+@dataclass
+class PageReport:
+    url: str
+    console_errors: list[str] = field(default_factory=list)
+    failed_requests: list[str] = field(default_factory=list)
+    external_requests: list[str] = field(default_factory=list)
+    inspection: dict = field(default_factory=dict)
+    axe_violations: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class Crawl:
+    base_url: str
+    pages: dict[str, PageReport]
+    other_statuses: dict[str, int]
+    axe_checked: bool
+
+
+def can_install_with_apt() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get") is not None
+
+
+def ensure_chromium() -> None:
+    """Make sure ``/usr/bin/chromium`` exists (installing it with apt); raise ``BrowserUnavailable`` if it cannot."""
+    if CHROMIUM.exists():
+        return
+    if not can_install_with_apt():
+        raise BrowserUnavailable("/usr/bin/chromium is missing and apt-get cannot install it (not root, or no apt-get)")
+    environment = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for command in (["apt-get", "update"], ["apt-get", "install", "-y", "--no-install-recommends", "chromium"]):
+        result = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=1200)
+        if result.returncode != 0:
+            raise BrowserUnavailable(f"`{' '.join(command)}` failed: {result.stderr[-1500:]}")
+    if not CHROMIUM.exists():
+        raise BrowserUnavailable("apt-get installed chromium but /usr/bin/chromium is still missing")
+
+
+@contextmanager
+def chromium() -> Iterator[object]:
+    """A headless Chromium (Playwright's ``Browser``), for use in the thread that opened it."""
+    ensure_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+def ensure_axe_core() -> Path | None:
+    """Path of ``axe.min.js``, installed from the npm registry into ``_build/npm`` when missing."""
+    script = NPM_FOLDER / "node_modules" / "axe-core" / "axe.min.js"
+    if not script.exists() and shutil.which("npm"):
+        NPM_FOLDER.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["npm", "install", "--prefix", str(NPM_FOLDER), "--no-audit", "--no-fund",
+                        "--no-save", f"axe-core@{AXE_CORE_VERSION}"], capture_output=True, text=True, timeout=600)
+    return script if script.exists() else None
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def serve(folder: Path) -> tuple[str, Callable[[], None]]:
+    """Serve ``folder`` on 127.0.0.1 from a background thread; return its URL and the function that stops it."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(folder)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+
+    return f"http://127.0.0.1:{server.server_address[1]}/", stop
+
+
+def is_local(url: str) -> bool:
+    parsed = urlparse(url)
+    return parsed.scheme in ("data", "blob", "about") or parsed.hostname == "127.0.0.1"
+
+
+def open_page(browser, url: str, viewport: dict, report: PageReport | None = None):
+    """A new page in its own context, with every non-local request blocked (and recorded in ``report``)."""
+    context = browser.new_context(viewport=viewport)
+    context.set_default_timeout(PAGE_TIMEOUT_MS)
+
+    def route(route_request) -> None:
+        if is_local(route_request.request.url):
+            route_request.continue_()
+        else:
+            if report is not None:
+                report.external_requests.append(route_request.request.url)
+            route_request.abort()
+
+    context.route("**/*", route)
+    page = context.new_page()
+    if report is not None:
+        page.on("console", lambda message: report.console_errors.append(message.text)
+                if message.type == "error" else None)
+        page.on("pageerror", lambda error: report.console_errors.append(str(error)))
+        page.on("requestfailed", lambda request: None if not is_local(request.url)
+                else report.failed_requests.append(f"{request.url} ({request.failure})"))
+        page.on("response", lambda response: report.failed_requests.append(
+            f"{response.url} (HTTP {response.status})") if response.status >= 400 else None)
+    page.goto(url, wait_until="load")
+    page.wait_for_load_state("networkidle")
+    return page
+
+
+def http_status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def page_url(url: str) -> str:
+    """``url`` without its fragment, with a trailing ``/`` read as the folder's index page."""
+    address = urldefrag(url)[0]
+    return address + "index.html" if address.endswith("/") else address
+
+
+def crawl_book(html: Path, base_url: str, stopped: threading.Event) -> Crawl:
+    """Open every HTML page of ``html`` (served at ``base_url``), and every same-host page linked from one, once;
+    inspect it, then run axe-core on it (when axe-core could be installed). Stops early once ``stopped`` is set
+    (the test session is over)."""
+    axe_script = ensure_axe_core()
+    queue = [base_url + path.relative_to(html).as_posix() for path in sorted(html.rglob("*.html"))
+             if not path.relative_to(html).parts[0].startswith("_")]
+    reports: dict[str, PageReport] = {}
+    other_statuses: dict[str, int] = {}
+    with chromium() as browser:
+        while queue and not stopped.is_set():
+            url = queue.pop(0)
+            if url in reports or url in other_statuses:
+                continue
+            if not urlparse(url).path.endswith(".html"):
+                other_statuses[url] = http_status(url)
+                continue
+            report = PageReport(url)
+            page = open_page(browser, url, DESKTOP, report)
+            report.inspection = page.evaluate(INSPECT_PAGE_JS)
+            if axe_script is not None:
+                page.add_script_tag(path=str(axe_script))
+                report.axe_violations = page.evaluate(AXE_JS)
+            page.context.close()
+            reports[url] = report
+            queue += [page_url(link) for link in report.inspection["links"] if link.startswith(base_url)]
+    return Crawl(base_url, reports, other_statuses, axe_checked=axe_script is not None)

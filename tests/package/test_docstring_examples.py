@@ -1,0 +1,46 @@
+"""The ``Examples`` sections of the package run and print what they show.
+
+The API reference page renders these docstrings, so running them here keeps the printed
+numbers in the book in step with the code. Every module of the package is run; the main
+entry points must have examples.
+"""
+
+import doctest
+import importlib
+import pkgutil
+
+import pytest
+
+import mlmtools
+
+MODULES = sorted(info.name for info in pkgutil.walk_packages(mlmtools.__path__, "mlmtools."))
+
+ENTRY_POINTS = [
+    ("mlmtools.lmm.model", "lmer"),
+    ("mlmtools.lmm.model", "LinearMixedModel"),
+    ("mlmtools.glmm.model", "glmer"),
+    ("mlmtools.gee.model", "geeglm"),
+    ("mlmtools.inference.anova_tables", "anova"),
+    ("mlmtools.broom", "tidy"),
+    ("mlmtools.inference.contrasts", "contest"),
+    ("mlmtools.simulate.type1", "simulate_type1"),
+    ("mlmtools.simulate.power", "power_simulation"),
+    ("mlmtools.simulate.power", "power_analytic"),
+    ("mlmtools.simulate.power", "power_curve"),
+    ("mlmtools.lmm.intervals", "confint"),
+]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_module_examples_pass(name):
+    outcome = doctest.testmod(importlib.import_module(name),
+                              optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS, verbose=False)
+    assert outcome.failed == 0, f"{outcome.failed} of {outcome.attempted} examples failed in {name}"
+
+
+@pytest.mark.parametrize(("module", "function"), ENTRY_POINTS)
+def test_entry_point_has_example(module, function):
+    obj = getattr(importlib.import_module(module), function)
+    examples = doctest.DocTestFinder(recurse=False).find(obj, function)
+    assert examples and examples[0].examples, f"{module}.{function} has no Examples section"
+    assert "Examples\n" in obj.__doc__
