@@ -2,13 +2,17 @@
 # Both create the virtual environment in .venv from requirements.txt when it is missing or stale.
 # For instructors: `make book-student` builds the book without solutions into _build/student/html, and
 # `make slides` writes one reveal.js deck per chapter into _build/slides (reveal.js from npm when present).
+# Test groups: `make test-package` runs the package's tests (tests/package), `make test-course` the course's
+# (tests/course and nbval on notebooks/); `make test` runs both, as CI does. Within a run, select with markers:
+# `-m "not browser"`, `-m "not book"`, `-m notebooks` (see tests/course/conftest.py), e.g.
+# `make test PYTEST_ARGS='-m "not browser"'`.
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: book book-student slides test bench clean venv
+.PHONY: book book-student slides test test-package test-course bench clean venv
 
 venv: $(STAMP)
 
@@ -28,7 +32,13 @@ slides: $(STAMP)
 	$(BIN)/python scripts/make_slides.py --output _build/slides
 
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-package: $(STAMP)
+	$(BIN)/python -m pytest tests/package $(PYTEST_ARGS)
+
+test-course: $(STAMP)
+	$(BIN)/python -m pytest tests/course notebooks $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -r requirements-bench.txt

@@ -17,7 +17,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from harness import Timing, report, time_call
+from harness import Timing, report, save_results, time_call
 
 import mlmtools
 from mlmtools.datasets import sleepstudy
@@ -117,6 +117,8 @@ def main() -> None:
         time_call(task, "mixedlm", mixedlm_fit("y ~ x + (1 | a) + (1 | b)", crossed), repeats=10),
     ]
     print(report(timings))
+    save_results("lmer", {"title": "Linear mixed models: the lecture's designs and a large nested one",
+                          "timings": [t.as_record() for t in timings]})
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@
    replicates (the label says by how much).
 2. ``power_simulation`` with 1 and 2 loky workers: 1,000 replicates of the mixed model (vectorized, so
    cheap) and 200 of GEE (one fit per replicate, where extra workers pay off).
-3. The book: the time to execute each notebook in ``notebooks/`` from a fresh kernel, and the total.
+3. The book: the time to execute each notebook in ``notebooks/`` from a fresh kernel, and the total (not in
+   a short run, ``BENCH_QUICK=1``).
 
 statsmodels comes with the course's requirements; mixedlm is a peer for comparison only (installed from
 requirements-bench.txt) and is skipped when missing.
@@ -21,7 +22,7 @@ import warnings
 from pathlib import Path
 
 import statsmodels.formula.api as smf
-from harness import Timing, format_duration, report, time_call
+from harness import QUICK, Timing, format_duration, report, time_call
 
 from mlmtools.simulate.power import power_simulation
 from mlmtools.simulate.rng import RRandom
@@ -128,6 +129,9 @@ def book_times() -> list[tuple[str, float]]:
 def main() -> None:
     print(report(type1_timings() + power_timings()))
     print("(ratios are to the mlmtools row of each task; scaled rows ran the study shortened, as labelled)")
+    if QUICK:
+        print("\nbook execution: not timed in a short run (BENCH_QUICK=1)")
+        return
     print("\nbook execution (fresh kernel per notebook, kernel start included)")
     times = book_times()
     for name, seconds in times:

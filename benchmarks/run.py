@@ -1,9 +1,16 @@
-"""Run every benchmark (``benchmarks/bench_*.py``) and print its table: ``make bench``."""
+"""Run every benchmark (``benchmarks/bench_*.py``), print its tables, then write the book's benchmarks page
+from the results they saved (``make_page.py``): ``make bench`` (``make bench BENCH_QUICK=1`` for a short run).
+
+A benchmark that fails is reported and the others still run; the run then ends with an error.
+"""
 
 from __future__ import annotations
 
+import os
 import runpy
 import sys
+import time
+import traceback
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -11,9 +18,23 @@ HERE = Path(__file__).resolve().parent
 
 def main() -> None:
     sys.path.insert(0, str(HERE))
+    start, failed = time.perf_counter(), []
+    print(f"load average at the start: {' '.join(f'{v:.2f}' for v in os.getloadavg())}", flush=True)
     for path in sorted(HERE.glob("bench_*.py")):
         print(f"\n== {path.stem} ==", flush=True)
-        runpy.run_path(str(path), run_name="__main__")
+        began = time.perf_counter()
+        try:
+            runpy.run_path(str(path), run_name="__main__")
+        except Exception:  # a failing benchmark must not hide the others' tables
+            traceback.print_exc()
+            failed.append(path.stem)
+        print(f"({path.stem}: {time.perf_counter() - began:.0f} s)", flush=True)
+    print("\n== make_page ==", flush=True)
+    runpy.run_path(str(HERE / "make_page.py"), run_name="__main__")
+    print(f"\nall benchmarks: {time.perf_counter() - start:.0f} s; load average at the end: "
+          f"{' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    if failed:
+        sys.exit(f"failed: {', '.join(failed)}")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ name                            home                            what it is
 lmer, LinearMixedModel          mlmtools.lmm                    linear mixed models: lme4 syntax, lmerTest inference
 anova                           mlmtools.inference              likelihood-ratio tests; type III F tables
 contest                         mlmtools.inference              t and F tests of contrasts, Satterthwaite df
-tidy                            mlmtools.broom                  broom.mixed-style coefficient tables
+tidy, glance, augment           mlmtools.broom                  broom's verbs: estimates, fit statistics, per-row values
 geeglm, GeeModel                mlmtools.gee                    GEE as geepack fits it, with sandwich SEs
 glmer, GeneralizedLinear...     mlmtools.glmm                   binomial and Poisson mixed models (Laplace, AGQ)
 simulate_type1                  mlmtools.simulate               the lecture's type I error study
@@ -21,7 +21,7 @@ RRandom                         mlmtools.simulate               R's default rand
 datasets                        mlmtools.datasets               the course's data sets (sleepstudy, prevention)
 design                          mlmtools.simulate.clustering    ICC, design effect, effective sample size
 rformat                         mlmtools.rstyle                 numbers and tables printed by R's rules
-plotting                        mlmtools.plotting               the course's figure style (colour-blind safe)
+plotting                        mlmtools.plotting               the course's figure style, diagnostic and model plots
 power                           mlmtools.simulate.power         power of clustered designs, analytic and simulated
 ==============================  ==============================  ==============================================
 
@@ -46,11 +46,12 @@ for _path in ("anova", "glmer", "lmer", "tidy"):
     importlib.import_module(f"mlmtools.{_path}")
 del _path
 
-from mlmtools.broom import tidy  # noqa: E402
+from mlmtools.broom import augment, glance, tidy  # noqa: E402
 from mlmtools.exceptions import (  # noqa: E402
     ConvergenceWarning,
     FormulaError,
     MissingRowsWarning,
+    NloptWarning,
     RankDeficiencyWarning,
     SingularFitWarning,
 )
@@ -64,9 +65,10 @@ _SUBMODULES = ("datasets", "design", "plotting", "power", "rformat")
 
 __all__ = [
     "__version__",
-    "lmer", "anova", "contest", "tidy", "geeglm", "glmer", "simulate_type1", "RRandom",
+    "lmer", "anova", "contest", "tidy", "glance", "augment", "geeglm", "glmer", "simulate_type1", "RRandom",
     "LinearMixedModel", "GeneralizedLinearMixedModel", "GeeModel",
-    "SingularFitWarning", "ConvergenceWarning", "MissingRowsWarning", "RankDeficiencyWarning", "FormulaError",
+    "SingularFitWarning", "ConvergenceWarning", "MissingRowsWarning", "RankDeficiencyWarning", "NloptWarning",
+    "FormulaError",
     *_SUBMODULES,
 ]
 

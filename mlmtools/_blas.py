@@ -28,7 +28,7 @@ def _blas_libraries() -> tuple[Any, ...]:
     return tuple(ThreadpoolController().select(user_api="blas").lib_controllers)
 
 
-class _OneBlasThread(AbstractContextManager):
+class _OneBlasThread(AbstractContextManager["_OneBlasThread"]):
     """Set every BLAS library to one thread on entry and restore its count on exit."""
 
     def __init__(self, libraries: tuple[Any, ...]):
@@ -54,7 +54,7 @@ def suits_one_thread(problem: Any) -> bool:
     return len(problem.terms) == 1 or problem.q <= SMALL_DENSE_BLOCK
 
 
-def single_blas_thread(enabled: bool = True) -> AbstractContextManager:
+def single_blas_thread(enabled: bool = True) -> AbstractContextManager[object]:
     """A context in which BLAS uses one thread (a no-op when ``enabled`` is False or
     ``threadpoolctl`` is not installed)."""
     libraries = _blas_libraries() if enabled else ()

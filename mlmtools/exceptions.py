@@ -23,9 +23,16 @@ class MissingRowsWarning(MlmtoolsWarning):
     """Rows with missing values in a used column were dropped (R's ``na.omit``)."""
 
 
+class NloptWarning(MlmtoolsWarning):
+    """NLopt (lme4's optimizer) is missing or older than 2.8, so results will differ from R's."""
+
+
 class RankDeficiencyWarning(MlmtoolsWarning):
     """The fixed-effects design is rank deficient; columns were dropped as lme4 does."""
 
 
 class FormulaError(ValueError):
     """A model formula could not be parsed, or uses something outside the allowed set."""
+
+    #: The 1-based column of the formula the error is about, when it points at one.
+    column: int | None = None

@@ -20,7 +20,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from myst_markdown import strip_solution_text, strip_solutions  # noqa: E402
+from myst_markdown import strip_solution_text, strip_solutions
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUTPUT = ROOT / "_build" / "student"
@@ -56,17 +56,17 @@ def prepare_source(root: Path, destination: Path, cache: Path | None = None) -> 
 
 
 def build(root: Path = ROOT, output: Path = DEFAULT_OUTPUT, cache: Path | None = None) -> Path:
-    """Build the student edition into ``output/html`` and return that folder; raise if the build fails.
+    """Build the student edition into ``output/html`` and return that folder; raise if the build fails (the
+    build's log goes to standard output and error, as ``make book``'s does).
 
     The notebooks are executed afresh, or, with ``cache``, their outputs come from that jupyter-cache.
     """
     source = prepare_source(root, output / "source", cache)
     jupyter_book = Path(sys.executable).parent / "jupyter-book"
     result = subprocess.run([str(jupyter_book), "build", str(source), "--path-output", str(source),
-                             "--builder", "html", "-W", "-n", "--keep-going"],
-                            cwd=source, capture_output=True, text=True)
+                             "--builder", "html", "-W", "-n", "--keep-going"], cwd=source)
     if result.returncode != 0:
-        raise RuntimeError(f"the student book failed to build:\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}")
+        raise RuntimeError(f"the student book failed to build (exit {result.returncode}; its log is above)")
     html = output / "html"
     if html.exists():
         shutil.rmtree(html)

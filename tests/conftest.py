@@ -25,11 +25,13 @@ def _read_json(name: str) -> dict:
         return json.load(handle)
 
 
-def read_case_data(filename: str) -> pd.DataFrame:
-    """A fixture CSV with character columns kept as text (R's factors)."""
+def read_case_data(filename: str, text_columns: tuple[str, ...] = ()) -> pd.DataFrame:
+    """A fixture CSV with character columns kept as text (R's factors), and the columns named in
+    ``text_columns`` read as text too where the file has them (numbers the R script read as text,
+    such as sleepstudy's ``Subject``)."""
     data = pd.read_csv(FIXTURES / filename)
     for column in data.columns:
-        if not pd.api.types.is_numeric_dtype(data[column]):
+        if not pd.api.types.is_numeric_dtype(data[column]) or column in text_columns:
             data[column] = data[column].astype(str)
     return data
 
@@ -125,3 +127,36 @@ def case_fits(lmer_cases) -> dict:
                        data_name="d", **kwargs)
         fits[name] = (fit, [str(w.message) for w in caught], [w.category for w in caught])
     return fits
+
+
+@pytest.fixture(scope="session")
+def contrasts_formulas() -> dict:
+    """R's fits with contrasts and formula transforms, the spline bases and contrast matrices
+    (``r/make_contrasts_formulas.R``)."""
+    return _read_json("contrasts_formulas.json")
+
+
+@pytest.fixture(scope="session")
+def formula_extras() -> dict:
+    """R's fits with backquoted names, dates, an ordered factor, contrasts, spline options
+    (``r/make_formula_extras.R``)."""
+    return _read_json("formula_extras.json")
+
+
+def as_r_prepares_formula_extras(data: pd.DataFrame) -> pd.DataFrame:
+    """What ``make_formula_extras.R`` does to its data: ``exam_date`` as dates, ``exam_time`` as
+    date-times (UTC), ``grade_ordered`` the ordered factor low < mid < high."""
+    return data.assign(exam_date=pd.to_datetime(data["exam_date"]), exam_time=pd.to_datetime(data["exam_time"]),
+                       grade_ordered=pd.Categorical(data["grade"], ["low", "mid", "high"], ordered=True))
+
+
+@pytest.fixture(scope="session")
+def formula_extras_data() -> pd.DataFrame:
+    """``data_formula_extras.csv`` prepared as R prepared it."""
+    return as_r_prepares_formula_extras(read_case_data("data_formula_extras.csv"))
+
+
+@pytest.fixture(scope="session")
+def formula_extras_newdata(formula_extras) -> pd.DataFrame:
+    """The new rows R predicted, prepared as the data."""
+    return as_r_prepares_formula_extras(pd.DataFrame(formula_extras["newdata"]["columns"]))

@@ -9,35 +9,66 @@ terms), as R's ``terms.formula`` and lme4's ``findbars`` expand it.
 module             holds
 =================  ===========================================================
 ``syntax``         the syntax tree and errors with a caret under the column
-``labels``         R's text for expressions (``deparse``, numbers)
+``labels``         R's text for expressions (``deparse``, numbers, backquoted names)
+``functions``      the allowed functions with R's arguments, and R's argument matching
 ``terms``          expansion into fixed and random terms
-``parser``         tokenizer, recursive-descent parser, :func:`parse_formula`
+``tokens``         the tokenizer (numbers, names, strings, operators)
+``parser``         recursive-descent parser, :func:`parse_formula`
 =================  ===========================================================
 
 May import: :mod:`mlmtools.exceptions` only (the bottom layer).
 """
 
 from mlmtools.exceptions import FormulaError
-from mlmtools.formula.labels import deparse, format_r_number
-from mlmtools.formula.parser import ALLOWED_FUNCTIONS, parse_formula
-from mlmtools.formula.syntax import Bar, Binary, Call, Name, Node, Num, Paren, Unary
+from mlmtools.formula.functions import (
+    ALLOWED_FUNCTIONS,
+    bound_arguments,
+    canonical_name,
+    contrast_argument,
+    data_arguments,
+)
+from mlmtools.formula.labels import deparse, format_r_number, quote_name
+from mlmtools.formula.parser import parse_formula
+from mlmtools.formula.syntax import (
+    COMPARISONS,
+    Bar,
+    Binary,
+    Call,
+    Logical,
+    Name,
+    Node,
+    Num,
+    Paren,
+    Str,
+    Unary,
+    is_logical,
+)
 from mlmtools.formula.terms import FixedSpec, ParsedFormula, RandomSpec
 
 __all__ = [
     "ALLOWED_FUNCTIONS",
+    "COMPARISONS",
     "Bar",
     "Binary",
     "Call",
     "FixedSpec",
     "FormulaError",
+    "Logical",
     "Name",
     "Node",
     "Num",
     "Paren",
     "ParsedFormula",
     "RandomSpec",
+    "Str",
     "Unary",
+    "bound_arguments",
+    "canonical_name",
+    "contrast_argument",
+    "data_arguments",
     "deparse",
     "format_r_number",
+    "is_logical",
     "parse_formula",
+    "quote_name",
 ]

@@ -9,7 +9,20 @@ from __future__ import annotations
 
 import math
 
-from mlmtools.formula.syntax import Bar, Call, Name, Node, Num, Paren, Unary
+from mlmtools.formula.syntax import (
+    LOGICAL_OPERATORS,
+    R_RESERVED_WORDS,
+    Bar,
+    Call,
+    Logical,
+    Name,
+    Node,
+    Num,
+    Paren,
+    Str,
+    Unary,
+)
+
 
 def format_r_number(value: float) -> str:
     """Format a number as R's ``as.character``/``deparse`` do (15 significant digits).
@@ -44,14 +57,31 @@ def format_r_number(value: float) -> str:
     return fixed_text if len(fixed_text) <= len(sci_text) else sci_text
 
 
-_SPACED_OPERATORS = {"+", "-", "*", "~", "|", "||"}
+_SPACED_OPERATORS = {"+", "-", "*", "~", "|", "||"} | LOGICAL_OPERATORS
+
+
+def quote_name(name: str) -> str:
+    """A column name as R deparses a symbol in a call: backquoted unless syntactic.
+
+    R names model-matrix columns with this text (``"`hours studied`"``).
+
+    Examples
+    --------
+    >>> quote_name("Days"), quote_name("hours studied"), quote_name("if"), quote_name(".2x")
+    ('Days', '`hours studied`', '`if`', '`.2x`')
+    """
+    starts_well = name[:1].isalpha() or (name[:1] == "." and not name[1:2].isdigit())
+    syntactic = starts_well and all(c.isalnum() or c in "._" for c in name) and name not in R_RESERVED_WORDS
+    return name if syntactic else f"`{name}`"
 
 
 def deparse(node: Node) -> str:
     """The expression as R's ``deparse`` prints it (the name of a variable or a column).
 
-    ``+``, ``-`` and ``*`` get spaces around them, ``/``, ``^`` and ``:`` do not, and
-    parentheses written by the user are kept: ``I((x + 1)^2)``, ``log(x/2)``.
+    ``+``, ``-``, ``*``, comparisons, ``&`` and ``|`` get spaces around them, ``/``, ``^``
+    and ``:`` do not, parentheses written by the user are kept (``I((x + 1)^2)``,
+    ``log(x/2)``), named arguments are written ``name = value``, strings in double quotes
+    (``relevel(f, ref = "b")``) and names that are not syntactic in backquotes.
 
     Parameters
     ----------
@@ -66,9 +96,15 @@ def deparse(node: Node) -> str:
     if isinstance(node, Num):
         return format_r_number(node.value)
     if isinstance(node, Name):
-        return node.name
+        return quote_name(node.name)
+    if isinstance(node, Str):
+        return '"' + node.value.replace('"', '\\"') + '"'
+    if isinstance(node, Logical):
+        return "TRUE" if node.value else "FALSE"
     if isinstance(node, Call):
-        return f"{node.func}({', '.join(deparse(arg) for arg in node.args)})"
+        arguments = (deparse(arg) if name is None else f"{name} = {deparse(arg)}"
+                     for name, arg in zip(node.argument_names(), node.args))
+        return f"{node.func}({', '.join(arguments)})"
     if isinstance(node, Unary):
         return f"{node.op}{deparse(node.operand)}"
     if isinstance(node, Paren):

@@ -1,9 +1,9 @@
 """A safe parser for lme4 model formulas: the first stage of the pipeline.
 
 The pipeline is ``formula -> model frame -> deviance -> optimizer -> result``. This module
-reads a formula such as ``"Reaction ~ Days + (1 + Days | Subject)"`` with a tokenizer and a
-recursive-descent parser (nothing is ever evaluated by Python); :mod:`mlmtools.formula.terms`
-expands the tree into terms.
+reads a formula such as ``"Reaction ~ Days + (1 + Days | Subject)"`` with a tokenizer
+(:mod:`mlmtools.formula.tokens`) and a recursive-descent parser (nothing is ever evaluated by
+Python); :mod:`mlmtools.formula.terms` expands the tree into terms.
 
 Grammar (R's operator precedence, lowest first)::
 
@@ -15,9 +15,18 @@ Grammar (R's operator precedence, lowest first)::
     unary   := ("-" | "+") unary | power
     power   := primary [("^" | "**") unary]   (``**`` is read as ``^``, as R does)
     primary := NUMBER | NAME | NAME "(" args ")" | "(" bar ")"
+    args    := [arg ("," arg)*]
+    arg     := [NAME "="] either
+    either  := both ("|" both)*               (inside a function's arguments only)
+    both    := negation ("&" negation)*
+    negation := "!" negation | compare
+    compare := sum [(">" | "<" | ">=" | "<=" | "==" | "!=") sum]
 
-Only the functions in :data:`ALLOWED_FUNCTIONS` may be called; anything else (attribute
-access, strings, subscripts, keywords, dunder names) raises
+A NAME may be backquoted (```hours studied```), strings and ``TRUE``/``FALSE`` are values of
+arguments, and only the functions in :data:`~mlmtools.formula.functions.ALLOWED_FUNCTIONS` may
+be called, with R's arguments (:mod:`mlmtools.formula.functions`); comparisons are allowed
+inside ``I()``, ``factor()`` and ``as.factor()``. Anything else (attribute access,
+subscripts, unknown functions or arguments, dunder names) raises
 :class:`~mlmtools.exceptions.FormulaError` with the column of the offending token and a caret
 under it.
 """
@@ -25,127 +34,37 @@ under it.
 from __future__ import annotations
 
 import functools
-import re
-from dataclasses import dataclass
 
 from mlmtools.exceptions import FormulaError
+from mlmtools.formula.functions import (
+    ALLOWED_FUNCTIONS,
+    QUALIFIED_FUNCTIONS,
+    RESPONSE_ONLY_FUNCTIONS,
+    VECTOR,
+    canonical_name,
+    check_call,
+    check_data_expression,
+    data_arguments,
+    signature_of,
+)
 from mlmtools.formula.syntax import (
+    COMPARISONS,
     Bar,
     Binary,
     Call,
+    Logical,
     Name,
     Node,
     Num,
     Paren,
+    Str,
     Unary,
-    is_positive_integer,
     located_error,
 )
 from mlmtools.formula.terms import FixedSpec, ParsedFormula, RandomSpec, TermExpander, random_specs
+from mlmtools.formula.tokens import Token, tokenize
 
-#: Functions a formula may call, with their number of arguments.
-ALLOWED_FUNCTIONS: dict[str, int] = {
-    "C": 1,
-    "factor": 1,
-    "log": 1,
-    "exp": 1,
-    "sqrt": 1,
-    "abs": 1,
-    "I": 1,
-    "scale": 1,
-    "poly": 2,
-    "offset": 1,
-}
-_RESPONSE_ONLY_FUNCTIONS: dict[str, int] = {"cbind": 2}
-# R's reserved words, and the Python statements that could only mean an attempt at code
-# (other Python keywords, such as ``class``, are ordinary column names here).
-_RESERVED = frozenset(
-    {"if", "else", "repeat", "while", "function", "for", "in", "next", "break", "TRUE",
-     "FALSE", "NULL", "Inf", "NaN", "NA", "lambda", "import", "def", "del", "global",
-     "nonlocal", "yield", "await", "async"}
-)
-
-
-# ---------------------------------------------------------------------------------------
-# Tokenizer
-# ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Token:
-    kind: str  # "num", "name", "op", "end", or "bad" (refused when the parser reaches it)
-    text: str
-    column: int
-    reason: str = ""
-
-
-_NUMBER = re.compile(r"(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
-_NAME = re.compile(r"[A-Za-z.][A-Za-z0-9._]*")
-_OPERATORS = ("||", "~", "+", "-", "**", "*", "/", "^", ":", "|", "(", ")", ",")
-_SPELLINGS = {"**": "^"}  # R's parser reads ``**`` as ``^`` (and deparses it as ``^``)
-_FORBIDDEN_CHARS = {
-    "'": "strings are not allowed in a formula",
-    '"': "strings are not allowed in a formula",
-    "`": "backquoted names are not supported; rename the column",
-    "[": "subscripts are not allowed in a formula",
-    "]": "subscripts are not allowed in a formula",
-    "=": "'=' is not allowed in a formula (named arguments are not supported)",
-    "%": "'%' operators (such as %in%) are not supported",
-}
-
-
-def _tokenize(text: str) -> list[_Token]:
-    tokens: list[_Token] = []
-    i = 0
-    while i < len(text):
-        char = text[i]
-        column = i + 1
-        if char.isspace():
-            i += 1
-            continue
-        number = _NUMBER.match(text, i)
-        if number and not (char == "." and number.end() == i + 1):
-            following = text[number.end():number.end() + 1]
-            if following.isalpha() or following == "_":
-                raise located_error(f"malformed number at column {column}", text, column)
-            tokens.append(_Token("num", number.group(0), column))
-            i = number.end()
-            continue
-        name = _NAME.match(text, i)
-        if name:
-            word = name.group(0)
-            _check_name(word, text, column)
-            tokens.append(_Token("name", word, column))
-            i = name.end()
-            continue
-        if char == "_":
-            word = re.match(r"[A-Za-z0-9._]+", text[i:]).group(0)
-            raise located_error(f"name '{word}' at column {column} is not allowed", text, column)
-        operator = next((op for op in _OPERATORS if text.startswith(op, i)), None)
-        if operator:
-            tokens.append(_Token("op", _SPELLINGS.get(operator, operator), column))
-            i += len(operator)
-            continue
-        reason = _FORBIDDEN_CHARS.get(char, f"unexpected character {char!r}")
-        end = i + 1
-        if char in "'\"":
-            closing = text.find(char, i + 1)
-            end = len(text) if closing < 0 else closing + 1
-        tokens.append(_Token("bad", text[i:end], column, f"{reason} (column {column})"))
-        i = end
-    tokens.append(_Token("end", "", len(text) + 1))
-    return tokens
-
-
-def _check_name(word: str, text: str, column: int) -> None:
-    if word == ".":
-        raise located_error(f"'.' (all other columns) at column {column} is not supported; list the "
-                            "predictors explicitly", text, column)
-    if "__" in word or word.startswith("_"):
-        raise located_error(f"name '{word}' at column {column} is not allowed", text, column)
-    if word in _RESERVED:
-        raise located_error(f"'{word}' at column {column} is a reserved word and cannot be used in a "
-                            "formula", text, column)
+__all__ = ["ALLOWED_FUNCTIONS", "parse_formula"]
 
 
 # ---------------------------------------------------------------------------------------
@@ -156,14 +75,16 @@ def _check_name(word: str, text: str, column: int) -> None:
 class _Parser:
     def __init__(self, text: str):
         self.text = text
-        self.tokens = _tokenize(text)
+        self.tokens = tokenize(text)
         self.pos = 0
+        self.argument_depth = 0  # inside how many calls' arguments
+        self.logical_depth = 0  # inside how many calls that allow comparisons (I, factor, ...)
 
     @property
-    def current(self) -> _Token:
+    def current(self) -> Token:
         return self.tokens[self.pos]
 
-    def _advance(self) -> _Token:
+    def _advance(self) -> Token:
         token = self.tokens[self.pos]
         self.pos += 1
         return token
@@ -171,7 +92,7 @@ class _Parser:
     def _at(self, *ops: str) -> bool:
         return self.current.kind == "op" and self.current.text in ops
 
-    def _error(self, message: str, token: _Token | None = None) -> FormulaError:
+    def _error(self, message: str, token: Token | None = None) -> FormulaError:
         token = token or self.current
         return located_error(message, self.text, token.column)
 
@@ -181,9 +102,20 @@ class _Parser:
             return self._error(token.reason)
         if token.kind == "end":
             return self._error(f"formula ends unexpectedly at column {token.column}")
-        if token.text == "|" or token.text == "||":
+        if token.kind == "str":
+            return self._error(f"strings are not allowed here (column {token.column})")
+        if token.text in ("|", "||") and not self.argument_depth:
             return self._error(f"'{token.text}' at column {token.column} is outside parentheses; "
                                "write random-effects terms as (expr | group)")
+        if token.text in COMPARISONS and self.logical_depth:
+            return self._error(f"comparisons cannot be chained: '{token.text}' at column {token.column}; "
+                               "add parentheses, as in (a > b) == c")
+        if token.text in COMPARISONS or token.text in ("&", "!", "|", "||"):
+            return self._error(f"'{token.text}' at column {token.column} is only allowed inside I(), "
+                               "factor() or as.factor(), e.g. I(x > 0)")
+        if token.text == "=":
+            return self._error(f"'=' at column {token.column} is only allowed to name a function's "
+                               "argument, as in poly(x, 2, raw = TRUE)")
         if token.text == "~":
             return self._error(f"a second '~' at column {token.column}")
         if token.text == ")":
@@ -223,6 +155,34 @@ class _Parser:
             group = self._sum(allow_bar=False)
             return Bar(left, group, bar.text == "||", bar.column)
         return left
+
+    # -- inside a function's arguments: R's logical operators and comparisons -------------
+
+    def _either(self) -> Node:
+        node = self._both()
+        while self._at("|"):
+            op = self._advance()
+            node = Binary("|", node, self._both(), op.column)
+        return node
+
+    def _both(self) -> Node:
+        node = self._negation()
+        while self._at("&"):
+            op = self._advance()
+            node = Binary("&", node, self._negation(), op.column)
+        return node
+
+    def _negation(self) -> Node:
+        if self._at("!"):
+            op = self._advance()
+            return Unary("!", self._negation(), op.column)
+        node = self._sum(allow_bar=False)
+        if self._at(*COMPARISONS):
+            op = self._advance()
+            node = Binary(op.text, node, self._sum(allow_bar=False), op.column)
+        return node
+
+    # -- arithmetic and terms ---------------------------------------------------------------
 
     def _sum(self, allow_bar: bool) -> Node:
         node = self._product(allow_bar)
@@ -267,12 +227,21 @@ class _Parser:
             self._advance()
             if self._at("("):
                 return self._call(token)
+            if token.text in QUALIFIED_FUNCTIONS:
+                raise self._error(f"'{token.text}' at column {token.column} must be called", token)
             return Name(token.text, token.column)
+        if token.kind in ("str", "logical") and self.argument_depth:
+            self._advance()
+            return Str(token.text, token.column) if token.kind == "str" else \
+                Logical(token.text == "TRUE", token.column)
+        if token.kind == "logical":
+            raise self._error(f"{token.text} at column {token.column} can only be the value of an "
+                              "option, as in poly(x, 2, raw = TRUE)")
         if self._at("("):
             self._advance()
             if self._at(")"):
                 raise self._error(f"empty parentheses at column {token.column}", token)
-            inner = self._bar(allow_bar)
+            inner = self._either() if self.argument_depth else self._bar(allow_bar)
             if not self._at(")"):
                 if self.current.kind == "end":
                     raise self._error(f"unbalanced parentheses: '(' at column {token.column} "
@@ -282,32 +251,51 @@ class _Parser:
             return Paren(inner, token.column)
         raise self._unexpected()
 
-    def _call(self, name: _Token) -> Call:
-        allowed = {**ALLOWED_FUNCTIONS, **_RESPONSE_ONLY_FUNCTIONS}
-        if name.text not in allowed:
-            raise self._error(f"unknown function '{name.text}' at column {name.column}; allowed: "
+    def _call(self, name: Token) -> Call:
+        func = name.text
+        known = canonical_name(func) in ALLOWED_FUNCTIONS or func in RESPONSE_ONLY_FUNCTIONS
+        if not known and not (func == VECTOR and self.argument_depth):
+            raise self._error(f"unknown function '{func}' at column {name.column}; allowed: "
                               f"{', '.join(ALLOWED_FUNCTIONS)}", name)
         open_paren = self._advance()
-        args: list[Node] = []
-        if not self._at(")"):
-            args.append(self._sum(allow_bar=False))
-            while self._at(","):
-                self._advance()
-                args.append(self._sum(allow_bar=False))
+        logical = known and signature_of(func).logical
+        self.argument_depth += 1
+        self.logical_depth += logical
+        args, names = self._arguments(func)
+        self.argument_depth -= 1
+        self.logical_depth -= logical
         if not self._at(")"):
             if self.current.kind == "end":
                 raise self._error(f"unbalanced parentheses: '(' at column {open_paren.column} "
                                   "is never closed", open_paren)
             raise self._unexpected()
         self._advance()
-        expected = allowed[name.text]
-        if len(args) != expected:
-            raise self._error(f"{name.text}() at column {name.column} takes {expected} "
-                              f"argument{'s' if expected > 1 else ''}, got {len(args)}", name)
-        if name.text == "poly" and not is_positive_integer(args[1]):
-            raise self._error(f"the degree of poly() at column {name.column} must be a positive "
-                              "whole number", name)
-        return Call(name.text, tuple(args), name.column)
+        call = Call(func, tuple(args), name.column, tuple(names) if any(names) else ())
+        if func != VECTOR:
+            check_call(call, self.text, logical_allowed=self.logical_depth > 0)
+        return call
+
+    def _arguments(self, func: str) -> tuple[list[Node], list[str | None]]:
+        args: list[Node] = []
+        names: list[str | None] = []
+        while not self._at(")") and self.current.kind != "end":
+            if args:
+                if not self._at(","):
+                    raise self._unexpected()
+                comma = self._advance()
+                if self._at(")"):
+                    raise self._error(f"empty argument after ',' at column {comma.column}", comma)
+            argument_name = None
+            following = self.tokens[self.pos + 1]
+            if self.current.kind == "name" and following.kind == "op" and following.text == "=":
+                if func == VECTOR:
+                    raise self._error(f"c() at column {self.current.column} takes numbers only, not "
+                                      "named arguments")
+                argument_name = self._advance().text
+                self._advance()
+            names.append(argument_name)
+            args.append(self._either())
+        return args, names
 
 
 def _check_response(node: Node, text: str) -> None:
@@ -319,7 +307,13 @@ def _check_response(node: Node, text: str) -> None:
 
 
 def _check_arithmetic(node: Node, text: str) -> None:
-    """Reject cbind() anywhere but at the top of the response, and bars in expressions."""
+    """Reject cbind() anywhere but at the top of the response, bars in expressions, and what
+    may only be an option's value (strings, TRUE/FALSE, c())."""
+    check_data_expression(node, text, logical_allowed=False)
+    _check_placement(node, text)
+
+
+def _check_placement(node: Node, text: str) -> None:
     if isinstance(node, Call):
         if node.func == "cbind":
             raise located_error(f"cbind() at column {node.column} is only allowed as the whole "
@@ -327,15 +321,15 @@ def _check_arithmetic(node: Node, text: str) -> None:
         if node.func == "offset":
             raise located_error(f"offset() at column {node.column} is only allowed as a term of the "
                                 "fixed part", text, node.column)
-        for arg in node.args:
-            _check_arithmetic(arg, text)
+        for arg in data_arguments(node):
+            _check_placement(arg, text)
     elif isinstance(node, Unary):
-        _check_arithmetic(node.operand, text)
+        _check_placement(node.operand, text)
     elif isinstance(node, Binary):
-        _check_arithmetic(node.left, text)
-        _check_arithmetic(node.right, text)
+        _check_placement(node.left, text)
+        _check_placement(node.right, text)
     elif isinstance(node, Paren):
-        _check_arithmetic(node.inner, text)
+        _check_placement(node.inner, text)
     elif isinstance(node, Bar):
         raise located_error(f"'|' at column {node.column} is only allowed in a random-effects term",
                             text, node.column)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mlmtools.formula.labels import deparse
+from mlmtools.formula.labels import deparse, quote_name
 from mlmtools.formula.syntax import (
     Bar,
     Binary,
@@ -26,16 +26,17 @@ from mlmtools.formula.syntax import (
     located_error,
 )
 
-class _FrozenDict(dict):
+
+class _FrozenDict(dict[str, Node]):
     """A dict that refuses changes: parse results are cached and shared between callers."""
 
     def _refuse(self, *args: object, **kwargs: object) -> None:
         raise TypeError("the variables of a parsed formula cannot be changed (the parse is "
                         "shared); copy them with dict(...) first")
 
-    __setitem__ = __delitem__ = __ior__ = clear = pop = popitem = setdefault = update = _refuse
+    __setitem__ = __delitem__ = __ior__ = clear = pop = popitem = setdefault = update = _refuse  # type: ignore[assignment]
 
-    def __reduce__(self) -> tuple:
+    def __reduce__(self) -> tuple[type[_FrozenDict], tuple[dict[str, Node]]]:
         return (_FrozenDict, (dict(self),))
 
 
@@ -90,8 +91,14 @@ class RandomSpec:
 
     @property
     def group_label(self) -> str:
-        """The grouping factor as R names it (``"Subject"``, ``"b:a"``)."""
-        return ":".join(self.group)
+        """The grouping factor as R names it (``"Subject"``, ``"b:a"``; lme4 deparses an
+        interaction, so non-syntactic names are backquoted in it but not alone)."""
+        return self.group[0] if len(self.group) == 1 else group_text(self.group)
+
+
+def group_text(group: tuple[str, ...]) -> str:
+    """The grouping factor as R deparses it: ``"b:a"``, ``"`school id`"``."""
+    return ":".join(quote_name(name) for name in group)
 
 
 @dataclass(frozen=True)
@@ -151,7 +158,7 @@ class TermExpander:
         ordered = tuple(tuple(sorted(term, key=order.__getitem__)) for term in terms)
         return FixedSpec(intercept, ordered, dict(self.variables))
 
-    def _additive(self, node: Node, negate: bool, out: list) -> None:
+    def _additive(self, node: Node, negate: bool, out: list[tuple[bool, frozenset[str]]]) -> None:
         if isinstance(node, Binary) and node.op in "+-":
             self._additive(node.left, negate, out)
             self._additive(node.right, negate if node.op == "+" else not negate, out)
@@ -253,14 +260,14 @@ def random_specs(bar: Bar, text: str) -> list[RandomSpec]:
         if not effects.intercept and not effects.terms:
             raise located_error(f"the random-effects term at column {bar.column} has no columns",
                                 text, bar.column)
-        specs.append(RandomSpec(effects, group, f"{deparse(bar.effects)} | {':'.join(group)}"))
+        specs.append(RandomSpec(effects, group, f"{deparse(bar.effects)} | {group_text(group)}"))
     return specs
 
 
 def _uncorrelated_specs(bar: Bar, group: tuple[str, ...], text: str) -> list[RandomSpec]:
     expander = TermExpander(text, allow_random=False)
     effects = expander.expand(bar.effects)
-    group_label = ":".join(group)
+    group_label = group_text(group)
     specs = []
     if effects.intercept:
         specs.append(RandomSpec(FixedSpec(True, (), {}), group, f"1 | {group_label}"))

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlmtools.formula import Bar, Binary, Call, FixedSpec, Name, Node, Paren, Unary, format_r_number
+from mlmtools.formula import Bar, Binary, Call, FixedSpec, Name, Node, Paren, Unary, data_arguments, format_r_number
 from mlmtools.frame.columns import KeptRows, as_float, column_kind
 
 
@@ -29,7 +29,7 @@ def column_names_in(node: Node) -> list[str]:
     if isinstance(node, Name):
         return [node.name]
     if isinstance(node, Call):
-        return [name for arg in node.args for name in column_names_in(arg)]
+        return [name for arg in data_arguments(node) for name in column_names_in(arg)]
     if isinstance(node, Unary):
         return column_names_in(node.operand)
     if isinstance(node, Paren):
@@ -112,3 +112,21 @@ def check_finite(matrix: np.ndarray, names: Sequence[str], where: str) -> None:
         row = int(np.nonzero(bad.any(axis=1))[0][0])
         raise ValueError(f"column '{column}' of {where} has an infinite or undefined value "
                          f"(first at row {row} of the rows kept)")
+
+
+#: lme4's ``checkScaleX`` tolerance: standard deviations (and their ratios) beyond a factor 1000.
+SCALE_TOLERANCE = 1e3
+
+
+def on_different_scales(matrix: np.ndarray) -> bool:
+    r"""lme4's ``checkScaleX``: whether the columns that are not all 0/1 have a standard deviation
+    :math:`s_j` with :math:`|\log s_j| > \log 1000`, or two of them a ratio
+    :math:`|\log(s_j/s_k)| > \log 1000` (lme4 then warns "Some predictor variables are on very
+    different scales: consider rescaling")."""
+    continuous = matrix[:, ~np.isin(matrix, (0.0, 1.0)).all(axis=0)]
+    if continuous.shape[1] == 0 or continuous.shape[0] < 2:
+        return False
+    with np.errstate(divide="ignore"):
+        log_sd = np.log(continuous.std(axis=0, ddof=1))
+    limit = np.log(SCALE_TOLERANCE)
+    return bool((np.abs(log_sd) > limit).any() or (np.abs(log_sd[:, None] - log_sd[None, :]) > limit).any())

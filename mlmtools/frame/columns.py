@@ -14,20 +14,31 @@ import numpy as np
 import pandas as pd
 
 from mlmtools.formula import format_r_number
+from mlmtools.frame.dates import is_time_column, time_labels
 
 
 def column_kind(series: pd.Series) -> str:
-    """``"bool"``, ``"numeric"`` or ``"categorical"`` (strings, categoricals, objects)."""
+    """``"bool"``, ``"numeric"``, ``"datetime"`` (dates and date-times, R's ``Date`` and
+    ``POSIXct``), ``"timedelta"`` or ``"categorical"`` (strings, categoricals, objects)."""
     if isinstance(series.dtype, (pd.CategoricalDtype, pd.StringDtype)):
         return "categorical"
     if pd.api.types.is_bool_dtype(series.dtype):
         return "bool"
+    if pd.api.types.is_timedelta64_dtype(series.dtype):
+        return "timedelta"
+    if is_time_column(series):
+        return "datetime"
     if pd.api.types.is_numeric_dtype(series.dtype):
         return "numeric"
     present = series.dropna()
     if len(present) and all(isinstance(v, (bool, np.bool_)) for v in present):
         return "bool"
     return "categorical"
+
+
+def is_ordered(series: pd.Series) -> bool:
+    """Whether a column is an ordered categorical (R's ordered factor)."""
+    return isinstance(series.dtype, pd.CategoricalDtype) and bool(series.dtype.ordered)
 
 
 def as_float(series: pd.Series) -> np.ndarray:
@@ -71,18 +82,21 @@ def factor_codes(series: pd.Series) -> tuple[np.ndarray, list[str]]:
     R's order.
 
     Categoricals keep their category order; booleans are FALSE < TRUE; numbers are sorted
-    numerically; strings are sorted by code point (R's order in the C locale). Two entries
+    numerically; dates and times by time, labelled as R's ``factor`` labels them; strings are
+    sorted by code point (R's order in the C locale). Two entries
     of the list may carry the same label (two doubles that print alike); rows are matched to
     levels by label.
     """
     kind = column_kind(series)
+    if kind == "datetime":
+        return time_labels(series)
     if kind == "categorical" and not isinstance(series.dtype, pd.CategoricalDtype):
         if isinstance(series.dtype, pd.StringDtype):
-            first_seen, labels = series.factorize()  # missing values get -1
-            labels = labels.tolist()
+            first_seen, uniques = series.factorize()  # missing values get -1
         else:
-            first_seen, labels = pd.factorize(np.array([None if pd.isna(v) else str(v) for v in series],
-                                                       dtype=object))
+            first_seen, uniques = pd.factorize(np.array([None if pd.isna(v) else str(v) for v in series],
+                                                        dtype=object))
+        labels = [str(label) for label in uniques]
         order = sorted(labels)
         position = {label: i for i, label in enumerate(order)}
         recode = np.array([position[label] for label in labels] + [-1], dtype=np.intp)

@@ -8,13 +8,16 @@ names, and one :class:`~mlmtools.frame.random_terms.RandomTerm` per random-effec
 It follows what lme4's ``lFormula`` does in R:
 
 * rows with a missing value in any used column are dropped (``na.omit``);
-* ``X`` is R's ``model.matrix``: treatment contrasts with the first level as reference,
-  columns of a term with the first variable varying fastest, terms ordered by degree;
+* ``X`` is R's ``model.matrix``: treatment contrasts with the first level as reference
+  (polynomial contrasts for an ordered factor; others given in ``contrasts=``), columns of
+  a term with the first variable varying fastest, terms ordered by degree;
 * columns that make ``X`` rank deficient are dropped (``chkRank.drop.cols``);
 * random terms are sorted by decreasing number of levels (``mkReTrms``).
 
-The encodings learned from the data (factor levels, ``scale()`` centre and scale,
-``poly()`` recurrence coefficients) are stored on the :class:`ModelFrame`, so that
+Data frames other than pandas (polars, pyarrow) are converted first
+(:func:`~mlmtools.frame.inputs.as_pandas`). The encodings learned from the data (factor
+levels, ``scale()`` centre and scale, ``poly()`` coefficients, spline knots, date units) and
+the contrasts are stored on the :class:`ModelFrame`, so that
 :meth:`ModelFrame.fixed_matrix` and :meth:`ModelFrame.random_matrices` rebuild the same
 columns for new data.
 """
@@ -22,7 +25,7 @@ columns for new data.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,8 +33,8 @@ import numpy as np
 import pandas as pd
 
 from mlmtools._stacklevel import user_stacklevel
-from mlmtools.exceptions import FormulaError, MissingRowsWarning, RankDeficiencyWarning
-from mlmtools.formula import Call, Name, Node, ParsedFormula, RandomSpec, deparse, parse_formula
+from mlmtools.exceptions import FormulaError, MissingRowsWarning, MlmtoolsWarning, RankDeficiencyWarning
+from mlmtools.formula import Call, FixedSpec, Name, Node, ParsedFormula, RandomSpec, deparse, parse_formula
 from mlmtools.frame.checks import (
     check_finite,
     check_numeric_columns,
@@ -39,12 +42,15 @@ from mlmtools.frame.checks import (
     check_unique_columns,
     column_names_in,
     missing_mask,
+    on_different_scales,
     require_columns,
     resolve_vector,
     spec_columns,
 )
 from mlmtools.frame.columns import KeptRows, column_kind
+from mlmtools.frame.contrasts import ContrastSpec, check_contrast_specs
 from mlmtools.frame.evaluation import Evaluator
+from mlmtools.frame.inputs import as_pandas
 from mlmtools.frame.model_matrix import design_matrix, rank_deficient_columns
 from mlmtools.frame.random_terms import RandomTerm, build_random_terms
 
@@ -91,7 +97,12 @@ class ModelFrame:
         Each term as lme4 names it, e.g. ``"1 + Days | Subject"`` (same order as ``terms``).
     encodings : dict
         What was learned from the data to build the columns (factor levels, ``scale()``
-        centre and scale, ``poly()`` coefficients); reused for new data.
+        centre and scale, ``poly()`` coefficients, spline knots, date units); reused for new
+        data.
+    contrasts : dict
+        The contrast of each factor of the fixed part, as R's ``attr(X, "contrasts")``: the
+        name of R's contrast function (``"contr.treatment"``, ``"contr.poly"``, ...) or the
+        matrix given in ``contrasts=``; reused for new data.
     """
 
     formula: str
@@ -106,23 +117,25 @@ class ModelFrame:
     row_index: pd.Index
     n_dropped: int = 0
     dropped_columns: tuple[str, ...] = ()
-    extra: dict = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
     response_kind: str = "numeric"
     random_specs: tuple[RandomSpec, ...] = ()
     random_labels: tuple[str, ...] = ()
-    encodings: dict = field(default_factory=dict)
+    encodings: dict[str, Any] = field(default_factory=dict)
+    contrasts: dict[str, ContrastSpec] = field(default_factory=dict)
 
     @property
     def n(self) -> int:
         """Number of observations (rows kept)."""
         return int(self.y.shape[0])
 
-    def fixed_matrix(self, newdata: pd.DataFrame) -> np.ndarray:
+    def fixed_matrix(self, newdata: Any) -> np.ndarray:
         """Rebuild the fixed-effects design for new rows with the stored encoding.
 
-        Factor levels, ``scale()`` centre and scale and ``poly()`` coefficients are those
-        learned from the fitting data, and columns dropped for rank deficiency stay dropped,
-        so ``fixed_matrix(newdata) @ beta`` is the fixed part of a prediction.
+        Factor levels and contrasts, ``scale()`` centre and scale, ``poly()`` coefficients,
+        spline knots and date units are those learned from the fitting data (R's
+        ``makepredictcall``), and columns dropped for rank deficiency stay dropped, so
+        ``fixed_matrix(newdata) @ beta`` is the fixed part of a prediction.
 
         Parameters
         ----------
@@ -142,13 +155,14 @@ class ModelFrame:
             If a factor has a level that did not occur in the fitting data.
         """
         spec = self.parsed.fixed
+        newdata = as_pandas(newdata, "newdata")
         require_columns(newdata, spec_columns(spec), "the fixed part", "newdata")
         evaluator = Evaluator(newdata, self.encodings, learning=False)
-        matrix, names = design_matrix(spec, evaluator)
+        matrix, names, _ = design_matrix(spec, evaluator, self.contrasts)
         keep = [i for i, name in enumerate(names) if name not in self.dropped_columns]
         return matrix[:, keep]
 
-    def formula_offset(self, newdata: pd.DataFrame) -> np.ndarray | None:
+    def formula_offset(self, newdata: Any) -> np.ndarray | None:
         """The sum of the formula's ``offset(...)`` terms for new rows (None if it has none).
 
         An offset given through the ``offset=`` argument of :func:`build_model` is not part
@@ -157,12 +171,14 @@ class ModelFrame:
         offsets = self.parsed.offsets
         if not offsets:
             return None
+        newdata = as_pandas(newdata, "newdata")
         require_columns(newdata, [name for node in offsets for name in column_names_in(node)],
                          "an offset() term", "newdata")
         evaluator = Evaluator(newdata, self.encodings, learning=False)
-        return np.sum([evaluator.numeric(node) for node in offsets], axis=0)
+        total: np.ndarray = np.sum([evaluator.numeric(node) for node in offsets], axis=0)
+        return total
 
-    def random_matrices(self, newdata: pd.DataFrame) -> list[tuple[np.ndarray, np.ndarray]]:
+    def random_matrices(self, newdata: Any) -> list[tuple[np.ndarray, np.ndarray]]:
         """Per random-effects term, the level codes and the term's model matrix for new rows.
 
         Parameters
@@ -177,13 +193,14 @@ class ModelFrame:
             ``levels`` (``-1`` for a level not seen when fitting, or a missing group), and
             ``X_i`` of shape ``(m, len(columns))``.
         """
+        newdata = as_pandas(newdata, "newdata")
         evaluator = Evaluator(newdata, self.encodings, learning=False)
         result = []
         for spec in self.random_specs:
             require_columns(newdata, spec_columns(spec.effects) + list(spec.group),
                              f"the random-effects term ({spec.text})", "newdata")
             codes, _ = evaluator.grouping(spec.group)
-            matrix, _ = design_matrix(spec.effects, evaluator)
+            matrix, _, _ = design_matrix(spec.effects, evaluator)
             result.append((codes, matrix))
         return result
 
@@ -197,6 +214,8 @@ class ModelFrame:
 def _response(parsed: ParsedFormula, evaluator: Evaluator) -> tuple[np.ndarray, np.ndarray | None]:
     """The response and, for ``cbind(s, f)``, the number of trials s + f."""
     node = parsed.response
+    if node is None:
+        raise FormulaError("the formula has no response (left-hand side)")
     label = deparse(node)
     if isinstance(node, Call) and node.func == "cbind":
         successes, failures = (_numeric_response(arg, evaluator) for arg in node.args)
@@ -225,6 +244,22 @@ def _numeric_response(node: Node, evaluator: Evaluator) -> np.ndarray:
 
 
 
+def _contrast_labels(contrasts: dict[str, ContrastSpec], spec: FixedSpec) -> dict[str, ContrastSpec]:
+    """``contrasts=`` keyed by variable label: a key is a label (``"factor(k)"``) or a column
+    name (``"hours studied"`` for ```hours studied```, as R's model frame names it)."""
+    used = [label for label in spec.variables if any(label in term for term in spec.terms)]
+    by_name = {node.name: label for label, node in spec.variables.items()
+               if isinstance(node, Name) and label in used}
+    labelled: dict[str, ContrastSpec] = {}
+    for key, value in contrasts.items():
+        label = key if key in used else by_name.get(key)
+        if label is None:
+            raise ValueError(f"contrasts= names '{key}', which is not a variable of the fixed part "
+                             f"(its variables: {', '.join(used) or 'none'})")
+        labelled[label] = value
+    return labelled
+
+
 def build_model(
     formula: str,
     data: pd.DataFrame,
@@ -236,6 +271,7 @@ def build_model(
     na_action: str = "omit",
     allow_n_levels: bool = False,
     stacklevel: int | None = None,
+    contrasts: Mapping[str, ContrastSpec] | None = None,
 ) -> ModelFrame:
     r"""Build the response, fixed design and random-effects terms of a mixed model.
 
@@ -253,14 +289,16 @@ def build_model(
     formula : str
         An lme4 formula, e.g. ``"Reaction ~ Days + (1 + Days | Subject)"``.
     data : pandas.DataFrame
-        The data.
+        The data; a polars or pyarrow frame (or any frame narwhals reads) is converted with
+        :func:`~mlmtools.frame.inputs.as_pandas`.
     weights, offset : str or array-like, optional
         A column name, or values aligned with the rows of ``data``.
     extra_columns : sequence of str
         Further columns to carry along (and include in the missing-value check), e.g. a GEE
         cluster id; returned in :attr:`ModelFrame.extra`.
     require_random : bool
-        Raise if the formula has no random-effects term (lme4's behaviour); GEE passes False.
+        lme4's checks: raise if the formula has no random-effects term, and warn (as lme4's
+        ``checkScaleX``) when predictors are on very different scales; GEE passes False.
     na_action : {"omit", "fail"}
         Drop rows with missing values (R's ``na.omit``) with a :class:`~mlmtools.exceptions.MissingRowsWarning`,
         or raise.
@@ -270,6 +308,12 @@ def build_model(
     stacklevel : int, optional
         Passed to :func:`warnings.warn`; by default the warnings point at the first line
         outside mlmtools that led here (the user's call, however deep the package's frames).
+    contrasts : dict, optional
+        R's ``contrasts`` argument: for a factor of the fixed part (its name, or its label
+        such as ``"factor(k)"``), the name of one of R's contrast functions
+        (``"contr.treatment"``, ``"contr.sum"``, ``"contr.helmert"``, ``"contr.poly"``,
+        ``"contr.SAS"``) or a matrix with one row per level (see
+        :func:`~mlmtools.frame.contrasts.coding_of`); other factors get R's defaults.
 
     Returns
     -------
@@ -285,19 +329,30 @@ def build_model(
     ValueError
         Empty data, no rows left after dropping missing values, infinite values, a constant
         response (unless there is an offset), a grouping factor with fewer than two levels
-        or with as many levels as observations.
+        or with as many levels as observations; a contrast that is unknown, names no factor
+        of the fixed part, or does not fit the factor's levels.
     TypeError
-        A non-numeric response.
+        A non-numeric response; a column of time differences.
+
+    Warns
+    -----
+    MissingRowsWarning
+        When rows with missing values are dropped (with their count).
+    RankDeficiencyWarning
+        When columns of the fixed-effects design are dropped.
+    MlmtoolsWarning
+        lme4's "Some predictor variables are on very different scales" (with ``require_random``).
     """
     parsed = parse_formula(formula)
     if parsed.response is None:
         raise FormulaError(f"formula '{formula}' has no response (left-hand side)")
+    response_label = deparse(parsed.response)
     if require_random and not parsed.random:
         raise FormulaError("no random effects terms specified in formula")
     if na_action not in ("omit", "fail"):
         raise ValueError(f"na_action must be 'omit' or 'fail', got {na_action!r}")
-    if not isinstance(data, pd.DataFrame):
-        raise TypeError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+    data = as_pandas(data)
+    contrast_specs = _contrast_labels(check_contrast_specs(contrasts), parsed.fixed)
     if len(data) == 0:
         raise ValueError("data has no rows")
 
@@ -342,15 +397,15 @@ def build_model(
     frame = KeptRows(data, keep, len(data) - n_dropped)
     check_numeric_columns(frame, used)
 
-    encodings: dict = {}
+    encodings: dict[str, Any] = {}
     evaluator = Evaluator(frame, encodings, learning=True)
     y, trials = _response(parsed, evaluator)
     n = y.shape[0]
 
     if offset is None and not parsed.offsets:
-        check_response_varies(y, parsed.response_label)
+        check_response_varies(y, response_label)
 
-    X, names = design_matrix(parsed.fixed, evaluator)
+    X, names, used_contrasts = design_matrix(parsed.fixed, evaluator, contrast_specs)
     check_finite(X, names, "the fixed-effects design")
     dropped_idx = rank_deficient_columns(X) if X.shape[1] else []
     dropped = tuple(names[j] for j in dropped_idx)
@@ -363,6 +418,9 @@ def build_model(
         kept = [j for j in range(X.shape[1]) if j not in dropped_idx]
         X = X[:, kept]
         names = [names[j] for j in kept]
+    if require_random and on_different_scales(X):
+        warnings.warn("Some predictor variables are on very different scales: consider rescaling",
+                      MlmtoolsWarning, stacklevel=user_stacklevel() if stacklevel is None else stacklevel)
 
     terms, specs = build_random_terms(parsed, evaluator, n, allow_n_levels)
 
@@ -381,7 +439,7 @@ def build_model(
     return ModelFrame(
         formula=formula,
         parsed=parsed,
-        response_name=parsed.response_label,
+        response_name=response_label,
         y=y,
         X=X,
         fixed_names=tuple(names),
@@ -396,4 +454,5 @@ def build_model(
         random_specs=tuple(specs),
         random_labels=tuple(spec.text for spec in specs),
         encodings=encodings,
+        contrasts=used_contrasts,
     )

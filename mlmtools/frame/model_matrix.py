@@ -1,16 +1,21 @@
 """Design matrices as R's ``model.matrix`` builds them, and lme4's rank check.
 
-Treatment contrasts with the first level as reference; within a term the first variable
-varies fastest; a factor is coded by all its levels when R's rule says so
+Each factor is coded by its contrasts (:mod:`mlmtools.frame.contrasts`): those given in
+``contrasts=``, else the one ``C()`` set, else R's default (treatment contrasts with the first
+level as reference, polynomial contrasts for an ordered factor); within a term the first
+variable varies fastest; a factor is coded by all its levels when R's rule says so
 (:func:`_full_dummy_flags`). Columns that make the design rank deficient are found as
 lme4's ``chkRank.drop.cols`` finds them (:func:`rank_deficient_columns`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from mlmtools.formula import FixedSpec
+from mlmtools.frame.contrasts import Coding, ContrastSpec, coding_of, default_contrast
 from mlmtools.frame.evaluation import Evaluator, FactorVariable, NumericVariable
 
 #: Relative tolerance of the rank check, as lme4's ``chkRank.drop.cols(tol = 1e-7)``.
@@ -44,27 +49,58 @@ def _full_dummy_flags(spec: FixedSpec, categorical: set[str]) -> list[list[bool]
     return flags
 
 
-def _variable_block(label: str, value: NumericVariable | FactorVariable,
-                    full: bool) -> tuple[np.ndarray, list[str]]:
+def _variable_block(label: str, value: NumericVariable | FactorVariable, full: bool,
+                    coding: Coding | None) -> tuple[np.ndarray, list[str]]:
     if isinstance(value, NumericVariable):
         return value.values, [label + suffix for suffix in value.suffixes]
     if len(value.levels) < 2 and not full:
         raise ValueError(f"factor '{label}' has only one level ({', '.join(value.levels)}); "
                          "contrasts need at least two")
-    shown = value.levels if full else value.levels[1:]
-    start = 0 if full else 1
-    block = np.column_stack([(value.codes == start + k).astype(float)
-                             for k in range(len(shown))])
-    block[value.codes < 0, :] = np.nan
-    return block, [label + level for level in shown]
+    if full or coding is None:
+        matrix, suffixes = np.eye(len(value.levels)), list(value.levels)
+    else:
+        matrix, suffixes = coding.matrix, list(coding.suffixes)
+    block = np.vstack([matrix, np.full(matrix.shape[1], np.nan)])[value.codes]  # code -1: missing
+    return block, [label + suffix for suffix in suffixes]
 
 
-def design_matrix(spec: FixedSpec, evaluator: Evaluator) -> tuple[np.ndarray, list[str]]:
-    """R's ``model.matrix`` for a one-sided formula spec: the matrix and its column names."""
+def design_matrix(spec: FixedSpec, evaluator: Evaluator,
+                  contrasts: Mapping[str, ContrastSpec] | None = None
+                  ) -> tuple[np.ndarray, list[str], dict[str, ContrastSpec]]:
+    """R's ``model.matrix`` for a one-sided formula spec.
+
+    Parameters
+    ----------
+    spec : FixedSpec
+        The terms.
+    evaluator : Evaluator
+        Evaluates the variables on the data.
+    contrasts : mapping, optional
+        Contrast of a factor by its label (R's ``contrasts.arg``): the name of one of R's
+        contrast functions or a matrix; other factors get R's default.
+
+    Returns
+    -------
+    tuple
+        The matrix, its column names, and the contrast of every factor (R's
+        ``attr(X, "contrasts")``).
+    """
     n = len(evaluator.data)
     values = {label: evaluator.variable(node) for label, node in spec.variables.items()
               if any(label in term for term in spec.terms)}
-    categorical = {label for label, v in values.items() if isinstance(v, FactorVariable)}
+    given = dict(contrasts or {})
+    for label in given:
+        if isinstance(values.get(label), NumericVariable):
+            raise ValueError(f"contrasts= gives a contrast for '{label}', which is numeric; contrasts "
+                             "apply to factors")
+    used: dict[str, ContrastSpec] = {}
+    codings: dict[str, Coding] = {}
+    for label, value in values.items():
+        if isinstance(value, FactorVariable):
+            used[label] = given.get(label, value.contrast or default_contrast(value.ordered))
+            if len(value.levels) >= 2:
+                codings[label] = coding_of(used[label], value.levels, label)
+    categorical = set(used)
     flags = _full_dummy_flags(spec, categorical)
     blocks, names = [], []
     if spec.intercept:
@@ -73,7 +109,7 @@ def design_matrix(spec: FixedSpec, evaluator: Evaluator) -> tuple[np.ndarray, li
     for term, term_flags in zip(spec.terms, flags):
         matrix, term_names = None, [""]
         for variable, full in zip(term, term_flags):
-            block, block_names = _variable_block(variable, values[variable], full)
+            block, block_names = _variable_block(variable, values[variable], full, codings.get(variable))
             # earlier variables vary fastest, as in R's model.matrix
             matrix = block if matrix is None else np.column_stack(
                 [matrix[:, i] * block[:, k] for k in range(block.shape[1])
@@ -83,7 +119,7 @@ def design_matrix(spec: FixedSpec, evaluator: Evaluator) -> tuple[np.ndarray, li
         blocks.append(np.ones((n, 1)) if matrix is None else matrix)
         names.extend(term_names)
     matrix = np.column_stack(blocks) if blocks else np.empty((n, 0))
-    return matrix, names
+    return matrix, names, used
 
 
 def rank_deficient_columns(X: np.ndarray, tol: float = RANK_TOLERANCE) -> list[int]:

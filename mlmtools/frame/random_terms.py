@@ -8,6 +8,7 @@ terms sorted by decreasing number of levels.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 
@@ -58,12 +59,12 @@ def build_random_terms(parsed: ParsedFormula, evaluator: Evaluator, n: int, allo
             raise ValueError(f"number of levels of each grouping factor must be {relation} number "
                              f"of observations (problems: {spec.group_label} has {len(levels)} "
                              f"levels for {n} observations)")
-        matrix, names = design_matrix(spec.effects, evaluator)
+        matrix, names, _ = design_matrix(spec.effects, evaluator)
         check_finite(matrix, names, f"the random-effects term ({spec.text})")
         terms.append(RandomTerm(spec.group_label, levels, codes, tuple(names), matrix))
         specs.append(spec)
     counts = [len(term.levels) for term in terms]
-    if any(later > earlier for earlier, later in zip(counts, counts[1:])):
+    if any(later > earlier for earlier, later in pairwise(counts)):
         # lme4's mkReTrms: rev(order(nl)), i.e. decreasing, ties in reverse formula order
         ascending = sorted(range(len(terms)), key=counts.__getitem__)
         order = ascending[::-1]

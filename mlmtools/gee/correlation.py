@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from functools import cache
 
 import numpy as np
 from numpy.typing import NDArray
@@ -29,18 +30,29 @@ FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
 
+@cache
 def pair_indices(size: int) -> tuple[IntArray, IntArray]:
     """Row and column positions of the pairs ``j < k`` of a cluster of ``size`` rows.
 
     The pairs come in row-major order, (0, 1), (0, 2), ..., (1, 2), ..., the order in
-    which geepack stacks pair-level quantities.
+    which geepack stacks pair-level quantities. The arrays are computed once per size
+    and shared, so they are read-only.
     """
     rows, cols = np.triu_indices(size, k=1)
-    return rows.astype(np.int64), cols.astype(np.int64)
+    rows, cols = rows.astype(np.int64), cols.astype(np.int64)
+    rows.flags.writeable = cols.flags.writeable = False
+    return rows, cols
 
 
 class WorkingCorrelation(ABC):
     """A working-correlation structure :math:`R_i(\\alpha)` for GEE.
+
+    Every method that takes ``waves`` accepts the wave codes of one cluster, shape
+    ``(n_i,)``, or of a stack of clusters of the same size, shape ``(c, n_i)``; the results
+    gain the same leading axis. The stacked call gives, cluster by cluster, the same
+    numbers as one call per cluster (the estimation loop stacks the clusters of each size),
+    in C order: a stack indexed by pair positions would otherwise come out in another memory
+    order, and BLAS rounds a strided vector differently (:mod:`mlmtools.gee.layout`).
 
     Attributes
     ----------
@@ -55,6 +67,7 @@ class WorkingCorrelation(ABC):
 
         The default does nothing; :class:`Unstructured` counts the possible wave pairs.
         """
+        return
 
     @property
     @abstractmethod
@@ -71,7 +84,7 @@ class WorkingCorrelation(ABC):
         return np.zeros(self.n_params)
 
     def matrix(self, alpha: FloatArray, waves: IntArray) -> FloatArray:
-        """The working correlation of one cluster.
+        """The working correlation of one cluster (or of each cluster of a stack).
 
         .. math:: R_{jj} = 1, \\qquad R_{jk} = R_{kj} = \\rho_{jk}(\\alpha)
 
@@ -80,23 +93,36 @@ class WorkingCorrelation(ABC):
         alpha : numpy.ndarray
             Correlation parameters, shape ``(q,)``.
         waves : numpy.ndarray
-            Wave codes of the cluster's rows, shape ``(n_i,)``.
+            Wave codes of the cluster's rows, shape ``(n_i,)`` (or ``(c, n_i)``).
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape ``(n_i, n_i)`` (or ``(c, n_i, n_i)``).
         """
-        size = len(waves)
-        corr = np.eye(size)
+        size = waves.shape[-1]
+        corr = np.broadcast_to(np.eye(size), (*waves.shape[:-1], size, size)).copy()
+        if size < 2:
+            return corr
         rows, cols = pair_indices(size)
         rho = self.pair_correlations(alpha, waves)
-        corr[rows, cols] = rho
-        corr[cols, rows] = rho
+        corr[..., rows, cols] = rho
+        corr[..., cols, rows] = rho
         return corr
 
     @abstractmethod
     def pair_correlations(self, alpha: FloatArray, waves: IntArray) -> FloatArray:
-        """:math:`\\rho_{jk}(\\alpha)` for the pairs ``j < k`` of one cluster, shape ``(n_i(n_i-1)/2,)``."""
+        """:math:`\\rho_{jk}(\\alpha)` for the pairs ``j < k``, shape ``(..., n_i(n_i-1)/2)``."""
 
     @abstractmethod
     def derivative(self, alpha: FloatArray, waves: IntArray) -> FloatArray:
-        """:math:`E = \\partial\\rho_{jk}/\\partial\\alpha` for one cluster, shape ``(n_i(n_i-1)/2, q)``."""
+        """:math:`E = \\partial\\rho_{jk}/\\partial\\alpha`, shape ``(..., n_i(n_i-1)/2, q)``."""
+
+
+def _pair_shape(waves: IntArray) -> tuple[int, ...]:
+    """Shape ``(..., n_i(n_i-1)/2)`` of pair-level values for ``waves`` of shape ``(..., n_i)``."""
+    size = waves.shape[-1]
+    return (*waves.shape[:-1], size * (size - 1) // 2)
 
 
 class Independence(WorkingCorrelation):
@@ -109,12 +135,10 @@ class Independence(WorkingCorrelation):
         return ()
 
     def pair_correlations(self, alpha: FloatArray, waves: IntArray) -> FloatArray:
-        size = len(waves)
-        return np.zeros(size * (size - 1) // 2)
+        return np.zeros(_pair_shape(waves))
 
     def derivative(self, alpha: FloatArray, waves: IntArray) -> FloatArray:
-        size = len(waves)
-        return np.zeros((size * (size - 1) // 2, 0))
+        return np.zeros((*_pair_shape(waves), 0))
 
 
 class Exchangeable(WorkingCorrelation):
@@ -127,12 +151,10 @@ class Exchangeable(WorkingCorrelation):
         return ("alpha",)
 
     def pair_correlations(self, alpha: FloatArray, waves: IntArray) -> FloatArray:
-        size = len(waves)
-        return np.full(size * (size - 1) // 2, float(alpha[0]))
+        return np.full(_pair_shape(waves), float(alpha[0]))
 
     def derivative(self, alpha: FloatArray, waves: IntArray) -> FloatArray:
-        size = len(waves)
-        return np.ones((size * (size - 1) // 2, 1))
+        return np.ones((*_pair_shape(waves), 1))
 
 
 class AR1(WorkingCorrelation):
@@ -153,8 +175,8 @@ class AR1(WorkingCorrelation):
 
     @staticmethod
     def _lags(waves: IntArray) -> FloatArray:
-        rows, cols = pair_indices(len(waves))
-        return np.abs(waves[cols] - waves[rows]).astype(float)
+        rows, cols = pair_indices(waves.shape[-1])
+        return np.ascontiguousarray(np.abs(waves[..., cols] - waves[..., rows]), dtype=float)
 
     def pair_correlations(self, alpha: FloatArray, waves: IntArray) -> FloatArray:
         return float(alpha[0]) ** self._lags(waves)
@@ -162,7 +184,7 @@ class AR1(WorkingCorrelation):
     def derivative(self, alpha: FloatArray, waves: IntArray) -> FloatArray:
         lags = self._lags(waves)
         slope = np.where(lags == 1.0, 1.0, lags * float(alpha[0]) ** (lags - 1.0))
-        return slope[:, None]
+        return slope[..., None]
 
 
 class Unstructured(WorkingCorrelation):
@@ -192,22 +214,22 @@ class Unstructured(WorkingCorrelation):
         return tuple(f"alpha.{a + 1}:{b + 1}" for a, b in zip(first, second))
 
     def _param_index(self, waves: IntArray) -> IntArray:
-        rows, cols = pair_indices(len(waves))
-        first, second = waves[rows], waves[cols]
+        rows, cols = pair_indices(waves.shape[-1])
+        first, second = waves[..., rows], waves[..., cols]
         if np.any(second <= first):
             raise ValueError("unstructured correlation needs increasing wave codes within a cluster")
         m = self._n_waves
         # position of pair (a, b), 1 <= a < b <= m, in the order (1,2), ..., (1,m), (2,3), ...
-        return ((first - 1) * m - (first - 1) * first // 2 + (second - first - 1)).astype(np.int64)
+        index = (first - 1) * m - (first - 1) * first // 2 + (second - first - 1)
+        return np.ascontiguousarray(index, dtype=np.int64)
 
     def pair_correlations(self, alpha: FloatArray, waves: IntArray) -> FloatArray:
-        return np.asarray(alpha, dtype=float)[self._param_index(waves)]
+        rho: FloatArray = np.asarray(alpha, dtype=float)[self._param_index(waves)]
+        return rho
 
     def derivative(self, alpha: FloatArray, waves: IntArray) -> FloatArray:
         index = self._param_index(waves)
-        slope = np.zeros((len(index), self.n_params))
-        slope[np.arange(len(index)), index] = 1.0
-        return slope
+        return np.equal(index[..., None], np.arange(self.n_params)).astype(np.float64)
 
 
 #: geepack's ``corstr`` names and the working-correlation classes they select.

@@ -18,12 +18,15 @@ The summed negative derivative :math:`H` is block lower triangular,
 and each cluster's influence is :math:`\\psi_i = H^{-1} U_i`. The reported covariances are
 :math:`\\sum_i \\psi_i \\psi_i^\\top` split by block: ``vbeta`` (the robust sandwich
 :math:`A^{-1}\\sum U_1U_1^\\top A^{-1}`, no small-sample factor), ``vscale`` and ``valpha``.
-The naive covariance is :math:`A^{-1}`.
+The naive covariance is :math:`A^{-1}`. With the scale fixed, the scale equation is dropped:
+:math:`B`, :math:`C`, :math:`E` and :math:`U_2` are zero and so is the scale's covariance.
 
 Two details are kept exactly as geepack codes them (``src/geesubs.cc`` ``HiandGi``):
 the pair row of :math:`\\partial z/\\partial\\beta` pairs :math:`r_j` with :math:`D_j`, and a
-cluster of size one re-adds the previous cluster's correlation blocks (geepack does not
-reset them). The book's GEE chapter explains the estimating equations.
+cluster of size one repeats the previous cluster's correlation blocks :math:`D, E, F, U_3`
+(geepack does not reset them; the first cluster, if a singleton, has zeros). This looks like a
+slip, but alpha's standard error agrees with geepack's only this way (tested on a fixture with
+singleton clusters). The book's GEE chapter explains the estimating equations.
 """
 
 from __future__ import annotations
@@ -34,36 +37,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from mlmtools.gee.correlation import WorkingCorrelation, pair_indices
+from mlmtools.gee.estimation import GeeData
+from mlmtools.gee.layout import contiguous, ordered_sum
+from mlmtools.glmm.families import Family
 
 FloatArray = NDArray[np.float64]
-
-
-@dataclass(frozen=True)
-class ClusterPieces:
-    """What the covariance needs from one cluster at the estimates.
-
-    Attributes
-    ----------
-    pearson : numpy.ndarray
-        Unweighted Pearson residuals :math:`(y - \\mu)/\\sqrt{v(\\mu)}`, shape ``(n_i,)``.
-    gradient : numpy.ndarray
-        :math:`D = (d\\mu/d\\eta)\\, X/\\sqrt{v(\\mu)}`, shape ``(n_i, p)``.
-    variance : numpy.ndarray
-        :math:`v(\\mu)`, shape ``(n_i,)``.
-    variance_slope : numpy.ndarray
-        :math:`v'(\\mu)`, shape ``(n_i,)``.
-    weights : numpy.ndarray
-        Prior weights, shape ``(n_i,)``.
-    waves : numpy.ndarray
-        Wave codes, shape ``(n_i,)``.
-    """
-
-    pearson: FloatArray
-    gradient: FloatArray
-    variance: FloatArray
-    variance_slope: FloatArray
-    weights: FloatArray
-    waves: NDArray[np.int64]
 
 
 @dataclass(frozen=True)
@@ -77,7 +55,7 @@ class GeeCovariance:
     beta_naive : numpy.ndarray
         Model-based covariance :math:`A^{-1}`, ``(p, p)``.
     scale : numpy.ndarray
-        Covariance of the scale estimate, ``(1, 1)``.
+        Covariance of the scale estimate, ``(1, 1)`` (zero when the scale is fixed).
     alpha : numpy.ndarray
         Covariance of the correlation parameters, ``(q, q)``.
     """
@@ -88,9 +66,10 @@ class GeeCovariance:
     alpha: FloatArray
 
 
-@dataclass
-class _Blocks:
-    """One cluster's (or the summed) blocks of H and of the estimating functions."""
+@dataclass(frozen=True, eq=False)
+class HessianBlocks:
+    """The blocks :math:`A, \\dots, F` of the block lower-triangular :math:`H` of the module
+    docstring (of one cluster, of a stack of clusters, of their sum, or of its inverse)."""
 
     A: FloatArray
     B: FloatArray
@@ -98,71 +77,128 @@ class _Blocks:
     D: FloatArray
     E: FloatArray
     F: FloatArray
+
+    @property
+    def blocks(self) -> tuple[FloatArray, ...]:
+        """``(A, B, C, D, E, F)``."""
+        return self.A, self.B, self.C, self.D, self.E, self.F
+
+
+@dataclass(frozen=True, eq=False)
+class ClusterBlocks(HessianBlocks):
+    """Each cluster's blocks of :math:`H` and its estimating functions, stacked in cluster order.
+
+    Shapes, for ``N`` clusters: ``A (N, p, p)``, ``B (N, 1, p)``, ``C (N, 1, 1)``,
+    ``D (N, q, p)``, ``E (N, q, 1)``, ``F (N, q, q)``, ``U1 (N, p)``, ``U2 (N, 1)``, ``U3 (N, q)``.
+    """
+
     U1: FloatArray
     U2: FloatArray
     U3: FloatArray
+    scale_fix: bool
+
+    def total(self, leave_out: int | None = None) -> InverseBlocks:
+        """The blocks of :math:`H^{-1}` for :math:`H = \\sum_i H_i` (without cluster ``leave_out``)."""
+        summed = HessianBlocks(*(ordered_sum(block, leave_out) for block in self.blocks))
+        return InverseBlocks.of(summed, self.scale_fix)
+
+
+@dataclass(frozen=True, eq=False)
+class InverseBlocks(HessianBlocks):
+    """The blocks of :math:`H^{-1}` (geepack's ``inv(Hess, level)``).
+
+    .. math::
+        A^* = A^{-1},\\ C^* = C^{-1},\\ B^* = -C^*BA^*,\\ F^* = F^{-1},\\
+        E^* = -F^*EC^*,\\ D^* = -F^*(DA^* + EB^*)
+
+    (with the scale fixed, :math:`B^*` and :math:`C^*` are zero).
+    """
 
     @classmethod
-    def zeros(cls, p: int, q: int) -> _Blocks:
-        return cls(
-            A=np.zeros((p, p)), B=np.zeros((1, p)), C=np.zeros((1, 1)),
-            D=np.zeros((q, p)), E=np.zeros((q, 1)), F=np.zeros((q, q)),
-            U1=np.zeros(p), U2=np.zeros(1), U3=np.zeros(q),
-        )
+    def of(cls, H: HessianBlocks, scale_fix: bool) -> InverseBlocks:
+        """Invert the block lower-triangular :math:`H` (blockwise; stacks of them at once)."""
+        A, B, C, D, E, F = H.blocks
+        a_inv = np.linalg.inv(A).astype(np.float64, copy=False)
+        if scale_fix:
+            c_inv, b_inv = np.zeros_like(C), np.zeros_like(B)
+        else:
+            c_inv = np.linalg.inv(C).astype(np.float64, copy=False)
+            b_inv = -c_inv @ B @ a_inv
+        if F.shape[-1] > 0:
+            f_inv = np.linalg.inv(F).astype(np.float64, copy=False)
+            e_inv = -f_inv @ E @ c_inv
+            d_inv = -f_inv @ (D @ a_inv + E @ b_inv)
+        else:
+            f_inv, e_inv, d_inv = F, E, D
+        return cls(a_inv, b_inv, c_inv, d_inv, e_inv, f_inv)
+
+    def influences(self, U1: FloatArray, U2: FloatArray,
+                   U3: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """:math:`\\psi = H^{-1}U` split by block, one row per cluster (``U`` stacked by row)."""
+        psi_beta = U1 @ self.A.T
+        psi_scale = U1 @ self.B.T + U2 @ self.C.T
+        psi_alpha = U1 @ self.D.T + U2 @ self.E.T + U3 @ self.F.T if self.F.shape[-1] else U3
+        return psi_beta, psi_scale, psi_alpha
 
 
-def _mean_blocks(piece: ClusterPieces, corr: FloatArray, scale: float, out: _Blocks) -> None:
-    """Blocks A, U1 (mean) and B, C, U2 (scale) of one cluster."""
-    root_w = np.sqrt(piece.weights)
-    grad_w = root_w[:, None] * piece.gradient
-    resid_w = root_w * piece.pearson
-    work_cov = scale * corr
-    out.A = grad_w.T @ np.linalg.solve(work_cov, grad_w)
-    out.U1 = grad_w.T @ np.linalg.solve(work_cov, resid_w)
+def cluster_blocks(data: GeeData, beta: FloatArray, family: Family, scale: float, alpha: FloatArray,
+                   structure: WorkingCorrelation, scale_fix: bool = False) -> ClusterBlocks:
+    """Every cluster's blocks :math:`A_i, \\dots, F_i` and :math:`U_{1i}, U_{2i}, U_{3i}` at the
+    estimates (module docstring), computed over the clusters of each size at once."""
+    eta = data.X @ beta + data.offset
+    mu = family.linkinv(eta)
+    variance_all = family.variance(mu)
+    grad_all = (family.mu_eta(eta) / np.sqrt(variance_all))[:, None] * data.X
+    pearson_all = (data.y - mu) / np.sqrt(variance_all)
+    slope_all = family.variance_slope(mu)
+    layout = data.layout
+    n, p, q = layout.n_clusters, data.X.shape[1], structure.n_params
+    A, U1 = np.zeros((n, p, p)), np.zeros((n, p))
+    B, C, U2 = np.zeros((n, 1, p)), np.zeros((n, 1, 1)), np.zeros((n, 1))
+    D, E, F, U3 = np.zeros((n, q, p)), np.zeros((n, q, 1)), np.zeros((n, q, q)), np.zeros((n, q))
+    for group in layout.groups:
+        members = group.members
+        grad, r, w = grad_all[group.rows], pearson_all[group.rows], data.weights[group.rows]
+        variance, v_slope = variance_all[group.rows], slope_all[group.rows]
+        root_w = np.sqrt(w)
+        grad_w = root_w[:, :, None] * grad
+        work_cov = scale * structure.matrix(alpha, group.waves)
+        grad_wt = grad_w.transpose(0, 2, 1)
+        A[members] = grad_wt @ np.linalg.solve(work_cov, grad_w)
+        U1[members] = (grad_wt @ np.linalg.solve(work_cov, contiguous(root_w * r)[:, :, None]))[:, :, 0]
+        if not scale_fix:
+            half_w = w / (2.0 * scale)
+            s_slope = -2.0 * r / np.sqrt(variance) - r * r / variance * v_slope
+            C[members] = half_w.sum(axis=1)[:, None, None]
+            B[members] = -(contiguous(half_w * s_slope)[:, None, :] @ grad)
+            U2[members] = np.sum(half_w * (r * r - scale), axis=1)[:, None]
+        if q == 0 or group.size < 2:
+            continue
+        first, second = pair_indices(group.size)
+        z = contiguous(r[:, first] * r[:, second] / scale)
+        pair_w = contiguous(w[:, first] * w[:, second])
+        e_slope = structure.derivative(alpha, group.waves)
+        scaled = contiguous((v_slope / np.sqrt(variance))[:, :, None] * grad)
+        dz_dbeta = contiguous((-r[:, first, None] * grad[:, first] - r[:, second, None] * grad[:, second]
+                               - 0.5 * (r[:, first] * r[:, second])[:, :, None]
+                               * (scaled[:, first] + scaled[:, second])) / scale)
+        weighted = contiguous(e_slope * pair_w[:, :, None]).transpose(0, 2, 1)
+        F[members] = weighted @ e_slope
+        D[members] = -(weighted @ dz_dbeta)
+        if not scale_fix:
+            E[members] = weighted @ (z / scale)[:, :, None]
+        U3[members] = (weighted @ (z - structure.pair_correlations(alpha, group.waves))[:, :, None])[:, :, 0]
+    if q > 0:
+        for k in np.flatnonzero(layout.sizes == 1):
+            if k > 0:  # geepack's one-row cluster repeats the previous cluster's blocks (module docstring)
+                D[k], E[k], F[k], U3[k] = D[k - 1], E[k - 1], F[k - 1], U3[k - 1]
+    return ClusterBlocks(A, B, C, D, E, F, U1=U1, U2=U2, U3=U3, scale_fix=scale_fix)
 
-    half_w = piece.weights / (2.0 * scale)
-    r = piece.pearson
-    slope = -2.0 * r / np.sqrt(piece.variance) - r * r / piece.variance * piece.variance_slope
-    out.C = np.array([[half_w.sum()]])
-    out.B = -(half_w * slope) @ piece.gradient
-    out.B = out.B[None, :]
-    out.U2 = np.array([np.sum(half_w * (r * r - scale))])
 
+def geepack_covariance(blocks: ClusterBlocks) -> GeeCovariance:
+    """Sandwich covariances of :math:`\\hat\\beta`, :math:`\\hat\\phi`, :math:`\\hat\\alpha`, as geepack computes them.
 
-def _correlation_blocks(
-    piece: ClusterPieces, alpha: FloatArray, scale: float, structure: WorkingCorrelation, out: _Blocks
-) -> None:
-    """Blocks D, E, F and U3 (correlation) of one cluster of size two or more."""
-    rows, cols = pair_indices(len(piece.pearson))
-    r, grad = piece.pearson, piece.gradient
-    z = r[rows] * r[cols] / scale
-    pair_w = piece.weights[rows] * piece.weights[cols]
-    slope = structure.derivative(alpha, piece.waves)
-    rho = structure.pair_correlations(alpha, piece.waves)
-    scaled = (piece.variance_slope / np.sqrt(piece.variance))[:, None] * grad
-    dz_dbeta = (
-        -r[rows, None] * grad[rows]
-        - r[cols, None] * grad[cols]
-        - 0.5 * (r[rows] * r[cols])[:, None] * (scaled[rows] + scaled[cols])
-    ) / scale
-    weighted_slope = slope * pair_w[:, None]
-    out.F = weighted_slope.T @ slope
-    out.D = -weighted_slope.T @ dz_dbeta
-    out.E = (weighted_slope.T @ (z / scale))[:, None]
-    out.U3 = weighted_slope.T @ (z - rho)
-
-
-def geepack_covariance(
-    pieces: list[ClusterPieces],
-    scale: float,
-    alpha: FloatArray,
-    structure: WorkingCorrelation,
-) -> GeeCovariance:
-    """Sandwich covariances of :math:`\\hat\\beta`, :math:`\\hat\\phi` and :math:`\\hat\\alpha` as geepack computes them.
-
-    With the inverse blocks :math:`A^* = A^{-1}`, :math:`C^* = C^{-1}`,
-    :math:`B^* = -C^*BA^*`, :math:`F^* = F^{-1}`, :math:`E^* = -F^*EC^*` and
-    :math:`D^* = -F^*(DA^* + EB^*)`, the influences of cluster ``i`` are
+    With the blocks of :math:`H^{-1}` (:class:`InverseBlocks`), the influences of cluster ``i`` are
 
     .. math::
         \\psi_{\\beta,i} = A^*U_{1i}, \\quad
@@ -173,50 +209,14 @@ def geepack_covariance(
 
     Parameters
     ----------
-    pieces : list of ~mlmtools.gee.sandwich.ClusterPieces
-        One entry per cluster, in geepack's cluster order.
-    scale : float
-        The scale estimate :math:`\\hat\\phi`.
-    alpha : numpy.ndarray
-        The correlation estimates, shape ``(q,)``.
-    structure : ~mlmtools.gee.correlation.WorkingCorrelation
-        The working-correlation structure (already set up).
+    blocks : ClusterBlocks
+        Every cluster's blocks at the estimates (:func:`cluster_blocks`).
     """
-    p = pieces[0].gradient.shape[1]
-    q = structure.n_params
-    total = _Blocks.zeros(p, q)
-    cluster = _Blocks.zeros(p, q)
-    influences_mean, influences_scale, influences_corr = [], [], []
-    for piece in pieces:
-        corr = structure.matrix(alpha, piece.waves)
-        _mean_blocks(piece, corr, scale, cluster)
-        if q > 0 and len(piece.pearson) > 1:
-            _correlation_blocks(piece, alpha, scale, structure, cluster)
-        for name in ("A", "B", "C", "D", "E", "F"):
-            setattr(total, name, getattr(total, name) + getattr(cluster, name))
-        influences_mean.append(cluster.U1.copy())
-        influences_scale.append(cluster.U2.copy())
-        influences_corr.append(cluster.U3.copy())
-
-    a_inv = np.linalg.inv(total.A)
-    c_inv = np.linalg.inv(total.C)
-    b_inv = -c_inv @ total.B @ a_inv
-    U1 = np.array(influences_mean)
-    U2 = np.array(influences_scale)
-    psi_beta = U1 @ a_inv.T
-    psi_scale = U1 @ b_inv.T + U2 @ c_inv.T
-    if q > 0:
-        f_inv = np.linalg.inv(total.F)
-        e_inv = -f_inv @ total.E @ c_inv
-        d_inv = -f_inv @ (total.D @ a_inv + total.E @ b_inv)
-        U3 = np.array(influences_corr)
-        psi_alpha = U1 @ d_inv.T + U2 @ e_inv.T + U3 @ f_inv.T
-        valpha = psi_alpha.T @ psi_alpha
-    else:
-        valpha = np.zeros((0, 0))
+    inverse = blocks.total()
+    psi_beta, psi_scale, psi_alpha = inverse.influences(blocks.U1, blocks.U2, blocks.U3)
     return GeeCovariance(
         beta=psi_beta.T @ psi_beta,
-        beta_naive=a_inv,
+        beta_naive=inverse.A,
         scale=psi_scale.T @ psi_scale,
-        alpha=valpha,
+        alpha=psi_alpha.T @ psi_alpha,
     )

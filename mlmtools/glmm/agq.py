@@ -23,6 +23,8 @@ written with unit deviances.
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 from numpy.polynomial.hermite import hermgauss
 
@@ -31,13 +33,14 @@ from mlmtools.glmm.pirls import GlmmData, PirlsResult
 MAX_NODES = 100  # lme4's GHrule accepts orders below 101
 
 
+@cache
 def gauss_hermite_normal(n_nodes: int) -> tuple[np.ndarray, np.ndarray]:
     """Gauss-Hermite nodes and weights for :math:`\\int f(z)\\,\\phi(z)\\,dz`.
 
     .. math:: z_m = \\sqrt{2}\\,x_m,\\qquad w_m = \\omega_m / \\sqrt{\\pi},
 
     from the physicists' rule :math:`(x_m, \\omega_m)` for the kernel :math:`e^{-x^2}`; the
-    weights sum to one.
+    weights sum to one. The rule is computed once per size (the arrays are read-only).
     """
     if not 1 <= n_nodes <= MAX_NODES:
         raise ValueError(f"the number of quadrature nodes must be between 1 and {MAX_NODES}, got {n_nodes}")
@@ -45,7 +48,9 @@ def gauss_hermite_normal(n_nodes: int) -> tuple[np.ndarray, np.ndarray]:
     z = np.sqrt(2.0) * x
     if n_nodes % 2:
         z[n_nodes // 2] = 0.0
-    return z, omega / np.sqrt(np.pi)
+    weights = omega / np.sqrt(np.pi)
+    z.flags.writeable = weights.flags.writeable = False
+    return z, weights
 
 
 def agq_deviance(data: GlmmData, theta: np.ndarray, beta: np.ndarray, mode: PirlsResult,
@@ -67,22 +72,24 @@ def agq_deviance(data: GlmmData, theta: np.ndarray, beta: np.ndarray, mode: Pirl
     codes, z_entries = data.scalar_term
     n_levels = data.terms[0].n_levels
     loadings = float(theta[0]) * z_entries
-    fixed = data.X @ beta + data.offset
-    family = data.family
-
-    def devc(u: np.ndarray, unit_deviances: np.ndarray) -> np.ndarray:
-        return np.bincount(codes, unit_deviances, minlength=n_levels) + u**2
-
-    devc0 = devc(mode.u, mode.dev_resids)
+    response = data.response
+    fixed = data.X @ beta if response.offset is None else data.X @ beta + response.offset
+    devc0 = np.bincount(codes, mode.dev_resids, minlength=n_levels) + mode.u**2
     scale = 1.0 / mode.l_diagonal
     nodes, weights = gauss_hermite_normal(n_nodes)
+    moved = nodes != 0.0
+    # every node but the centre at once: row m holds u + z_m s and the observations' means there;
+    # bincount over codes offset by the row adds each (node, level) in observation order
+    u = mode.u[None, :] + nodes[moved, None] * scale[None, :]
+    eta = fixed[None, :] + loadings[None, :] * u[:, codes]
+    mu, _ = response.link.mean(eta)
+    unit = response.unit_deviances(mu)
+    rows = len(u)
+    level_sums = np.bincount((codes[None, :] + n_levels * np.arange(rows)[:, None]).ravel(), unit.ravel(),
+                             minlength=rows * n_levels).reshape(rows, n_levels)
+    change = level_sums + u**2 - devc0[None, :]
+    terms = iter(weights[moved, None] * np.exp(0.5 * nodes[moved, None] ** 2 - 0.5 * change))
     total = np.zeros(n_levels)
-    for z, w in zip(nodes, weights):
-        if z == 0.0:
-            total += w
-            continue
-        u = mode.u + z * scale
-        mu = family.linkinv(fixed + loadings * u[codes])
-        change = devc(u, family.dev_resids(data.y, mu, data.weights)) - devc0
-        total += w * np.exp(0.5 * z**2 - 0.5 * change)
+    for is_moved, w in zip(moved, weights):
+        total += next(terms) if is_moved else w
     return float(np.sum(devc0) + mode.log_det_L2 - 2.0 * np.sum(np.log(total)))

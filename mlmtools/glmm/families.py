@@ -1,17 +1,25 @@
-"""Response distributions of generalized linear models: Gaussian, binomial and Poisson.
+"""Response distributions of generalized linear models, each with a link: R's ``family`` objects.
 
-Each family bundles what penalized IRLS, the likelihood and GEE need (R's ``family`` objects
-and lme4's ``glmFamily``): the canonical link :math:`\\eta = g(\\mu)` and its inverse, the
-derivative :math:`d\\mu/d\\eta`, the variance function :math:`V(\\mu)` and its slope
-:math:`V'(\\mu)`, the unit deviances, the ``aic`` term :math:`-2\\sum\\log p(y_i\\mid\\mu_i)`,
-geepack's quasi-likelihood and checks of the response.
+Each family bundles what penalized IRLS, the likelihood and GEE need (R's ``family`` objects and
+lme4's ``glmFamily``): a link :math:`\\eta = g(\\mu)` (:mod:`mlmtools.glmm.links`; any link R
+allows for the family, the canonical one by default), the variance function :math:`V(\\mu)` and
+its slope :math:`V'(\\mu)`, the unit deviances, the ``aic`` term
+:math:`-2\\sum\\log p(y_i\\mid\\mu_i)`, geepack's quasi-likelihood and checks of the response.
+
+R's ``binomial(link = "probit")`` is written ``Binomial(link="probit")`` (likewise
+``Poisson(link="sqrt")``, ``Gamma(link="log")``, ``Gaussian(link="log")``, and MASS's
+``negative.binomial(theta)`` is ``NegativeBinomial(theta)``), or, in a model function, as the
+family's name with a ``link=`` argument: ``glmer(..., family="binomial", link="probit")``.
 
 Two models share these objects but not their floating-point details, and each reproduces its
-R counterpart bit for bit. ``clamp=True`` (the default, used by glmer) follows lme4's
-``glmFamily``: means are kept inside :math:`[\\epsilon, 1-\\epsilon]` (binomial) or above
-:math:`\\epsilon` (Poisson), and the logit's :math:`d\\mu/d\\eta` is computed as
-:math:`\\mathrm{expit}(\\eta)\\,\\mathrm{expit}(-\\eta)`. ``clamp=False`` (used by geeglm) uses
-the plain formulas without bounds.
+R counterpart. ``clamp=True`` (the default, used by glmer) follows lme4's ``glmFamily``
+(bounded means, see :mod:`mlmtools.glmm.links`); ``clamp=False`` (used by geeglm) uses the
+plain formulas without bounds.
+
+Penalized IRLS evaluates the deviance thousands of times for one response, so
+:meth:`Family.deviance_function` and :meth:`Family.aic_function` bind the response once and
+return functions of :math:`\\mu` alone, with the parts that do not involve :math:`\\mu` computed
+once; they give the same numbers as :meth:`Family.dev_resids` and :meth:`Family.aic`.
 
 Notation: ``y`` is the response (a proportion for binomial data), ``wt`` the prior
 weights (the number of trials for ``cbind(successes, failures)`` responses), ``trials``
@@ -20,43 +28,79 @@ the binomial denominators when the response was given as counts.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
-from scipy.special import expit, gammaln, logit, xlogy
+from scipy.special import gammaln, xlogy
 
-EPS = np.finfo(float).eps
+from mlmtools.glmm.links import EPS, LINKS, Link, make_link
+from mlmtools.rstyle.numbers import format_number, round_r
+
 INTEGER_TOL = 1e-3  # R's glm families: "non-integer" when |x - round(x)| > 0.001
+
+DevianceFunction = Callable[[np.ndarray], np.ndarray]
+AicFunction = Callable[[np.ndarray], float]
 
 
 class Family:
-    """Interface of a response distribution with its canonical link.
+    """A response distribution with a link.
 
     Parameters
     ----------
+    link : str
+        The link's R name; one of the family's ``links``, the canonical one by default.
     clamp : bool
         Keep means away from the edges of their range as lme4 does (see the module docstring);
         ``False`` gives the unbounded formulas geepack's computations match.
+
+    Attributes
+    ----------
+    name : str
+        R's ``family$family`` (e.g. ``"binomial"``, ``"Negative Binomial(2.052)"``).
+    link : str
+        R's ``family$link``.
+    link_function : ~mlmtools.glmm.links.Link
+        The link's functions.
     """
 
-    name: str = ""
-    link: str = ""
+    family_name: str = ""
+    links: tuple[str, ...] = ()
+    has_dispersion = False
+    """Whether the family has a scale parameter that is estimated (lme4's ``useSc``)."""
 
-    def __init__(self, clamp: bool = True) -> None:
+    def __init__(self, link: str | None = None, clamp: bool = True) -> None:
+        link = self.links[0] if link is None else link
+        if link not in self.links:
+            raise ValueError(f"link {link!r} is not available for the {self.family_name} family; "
+                             f"available: {', '.join(map(repr, self.links))}")
+        self.link = link
+        self.link_function: Link = make_link(link, clamp)
         self.clamp = clamp
 
+    @property
+    def name(self) -> str:
+        return self.family_name
+
+    def with_clamp(self, clamp: bool) -> Family:
+        """The same family and link with the other floating-point rules (``self`` if unchanged)."""
+        if clamp == self.clamp:
+            return self
+        return type(self)(link=self.link, clamp=clamp)
+
+    # -- the link --------------------------------------------------------------------
     def linkfun(self, mu: np.ndarray) -> np.ndarray:
         """:math:`\\eta = g(\\mu)`."""
-        raise NotImplementedError
+        return self.link_function.linkfun(mu)
 
     def linkinv(self, eta: np.ndarray) -> np.ndarray:
         """:math:`\\mu = g^{-1}(\\eta)`."""
-        raise NotImplementedError
+        return self.link_function.linkinv(eta)
 
     def mu_eta(self, eta: np.ndarray) -> np.ndarray:
         """:math:`d\\mu / d\\eta`."""
-        raise NotImplementedError
+        return self.link_function.mu_eta(eta)
 
+    # -- the distribution ------------------------------------------------------------
     def variance(self, mu: np.ndarray) -> np.ndarray:
         """Variance function :math:`V(\\mu)`."""
         raise NotImplementedError
@@ -69,14 +113,22 @@ class Family:
         """geepack's quasi-likelihood :math:`Q(y;\\mu)` for ``QIC()`` (unscaled, unweighted)."""
         raise NotImplementedError
 
+    def deviance_function(self, y: np.ndarray, wt: np.ndarray) -> DevianceFunction:
+        """The unit deviances :math:`d_i(\\mu)` for this response, as a function of :math:`\\mu`."""
+        raise NotImplementedError
+
     def dev_resids(self, y: np.ndarray, mu: np.ndarray, wt: np.ndarray) -> np.ndarray:
         """Unit deviances :math:`d_i`, whose sum is the deviance."""
+        return self.deviance_function(y, wt)(mu)
+
+    def aic_function(self, y: np.ndarray, wt: np.ndarray, trials: np.ndarray | None) -> AicFunction:
+        """R's ``family$aic`` for this response, as a function of :math:`\\mu`."""
         raise NotImplementedError
 
     def aic(self, y: np.ndarray, mu: np.ndarray, wt: np.ndarray,
             trials: np.ndarray | None) -> float:
         """R's ``family$aic``: :math:`-2\\sum_i \\log p(y_i \\mid \\mu_i)` (weighted)."""
-        raise NotImplementedError
+        return self.aic_function(y, wt, trials)(mu)
 
     def mustart(self, y: np.ndarray, wt: np.ndarray) -> np.ndarray:
         """Starting means for IRLS (R's ``family$initialize``)."""
@@ -89,69 +141,85 @@ class Family:
     def validate(self, y: np.ndarray, wt: np.ndarray, response: str, counts: bool) -> None:
         """Raise ValueError if the response cannot come from this family (glmer's stricter check:
         range, whole counts and the response form)."""
-        raise NotImplementedError
+        if counts:
+            raise ValueError("a cbind(successes, failures) response needs family='binomial'")
+        self.check_range(y)
 
     def __repr__(self) -> str:
         return f"{self.name}({self.link})"
 
 
 class Binomial(Family):
-    """Binomial family with the logit link.
+    """Binomial family; links ``"logit"`` (canonical), ``"probit"``, ``"cloglog"``.
 
     .. math::
-        \\eta = \\log\\frac{\\mu}{1-\\mu},\\quad \\frac{d\\mu}{d\\eta} = \\mu(1-\\mu),\\quad
-        V(\\mu) = \\mu(1-\\mu),
-
+        V(\\mu) = \\mu(1-\\mu),\\qquad
         d_i = 2 w_i\\Big[y_i\\log\\frac{y_i}{\\mu_i} + (1-y_i)\\log\\frac{1-y_i}{1-\\mu_i}\\Big].
     """
 
-    name = "binomial"
-    link = "logit"
-
-    def linkfun(self, mu: np.ndarray) -> np.ndarray:
-        return np.log(mu / (1.0 - mu)) if self.clamp else logit(mu)
-
-    def linkinv(self, eta: np.ndarray) -> np.ndarray:
-        mu = expit(eta)
-        return np.clip(mu, EPS, 1.0 - EPS) if self.clamp else mu
-
-    def mu_eta(self, eta: np.ndarray) -> np.ndarray:
-        if self.clamp:
-            return np.maximum(expit(eta) * expit(-eta), EPS)
-        mu = expit(eta)
-        return mu * (1.0 - mu)
+    family_name = "binomial"
+    links = ("logit", "probit", "cloglog")
 
     def variance(self, mu: np.ndarray) -> np.ndarray:
         return mu * (1.0 - mu)
 
     def variance_slope(self, mu: np.ndarray) -> np.ndarray:
-        """.. math:: V'(\\mu) = 1 - 2\\mu"""
+        """R's ``family$aic`` for this response, as a function of :math:`\\mu`:
+
+        .. math:: V'(\\mu) = 1 - 2\\mu"""
         return 1.0 - 2.0 * mu
 
     def quasi_loglik(self, y: np.ndarray, mu: np.ndarray) -> float:
-        """.. math:: Q = \\sum_i y_i\\log\\frac{\\mu_i}{1-\\mu_i} + \\log(1-\\mu_i)"""
+        """R's ``family$aic`` for this response, as a function of :math:`\\mu`:
+
+        .. math:: Q = \\sum_i y_i\\log\\frac{\\mu_i}{1-\\mu_i} + \\log(1-\\mu_i)"""
         return float(np.sum(y * np.log(mu / (1.0 - mu)) + np.log(1.0 - mu)))
 
-    def dev_resids(self, y: np.ndarray, mu: np.ndarray, wt: np.ndarray) -> np.ndarray:
-        return 2.0 * wt * (xlogy(y, y / mu) + xlogy(1.0 - y, (1.0 - y) / (1.0 - mu)))
+    def deviance_function(self, y: np.ndarray, wt: np.ndarray) -> DevianceFunction:
+        """For 0/1 responses one of the two terms is exactly zero, and the other is
+        :math:`-\\log p_i` with :math:`p_i` the probability of the observed outcome (computed with
+        numpy's vectorized logarithm: this runs over every observation at every PIRLS iterate)."""
+        failure = 1.0 - y
+        if np.all((y == 0.0) | (y == 1.0)):
+            scale = -2.0 if np.all(wt == 1.0) else -2.0 * wt
 
-    def aic(self, y: np.ndarray, mu: np.ndarray, wt: np.ndarray,
-            trials: np.ndarray | None) -> float:
-        """.. math:: -2\\sum_i \\frac{w_i}{m_i}\\log\\binom{m_i}{m_i y_i}\\mu_i^{m_i y_i}(1-\\mu_i)^{m_i(1-y_i)}
+            def binary(mu: np.ndarray) -> np.ndarray:
+                # |failure - mu| is mu for a success and 1 - mu for a failure, exactly
+                values = np.subtract(failure, mu)
+                np.abs(values, out=values)
+                np.log(values, out=values)
+                deviances: np.ndarray = np.multiply(scale, values, out=values)
+                return deviances
+            return binary
+        return lambda mu: 2.0 * wt * (xlogy(y, y / mu) + xlogy(failure, failure / (1.0 - mu)))
+
+    def aic_function(self, y: np.ndarray, wt: np.ndarray, trials: np.ndarray | None) -> AicFunction:
+        """R's ``family$aic`` for this response, as a function of :math:`\\mu`:
+
+        .. math:: -2\\sum_i \\frac{w_i}{m_i}\\log\\binom{m_i}{m_i y_i}\\mu_i^{m_i y_i}(1-\\mu_i)^{m_i(1-y_i)}
 
         with :math:`m_i` the trials when some exceed 1, else the prior weights (R's rule).
         """
         m = trials if trials is not None and np.any(trials > 1) else wt
         m_int = np.round(m)
         k = np.round(m * y)
-        log_choose = gammaln(m_int + 1) - gammaln(k + 1) - gammaln(m_int - k + 1)
-        log_p = log_choose + xlogy(k, mu) + xlogy(m_int - k, 1.0 - mu)
+        failures = m_int - k
+        if np.all(m_int == 1.0) and np.all(wt == 1.0):
+            # log C = 0 and one of the two xlogy terms is exactly 0; |failures - mu| is the
+            # probability of the observed outcome: the sum of the unit deviances
+            def binary(mu: np.ndarray) -> float:
+                values = np.subtract(failures, mu)
+                np.abs(values, out=values)
+                return float(-2.0 * np.log(values, out=values).sum())
+            return binary
+        log_choose = gammaln(m_int + 1) - gammaln(k + 1) - gammaln(failures + 1)
         with np.errstate(invalid="ignore", divide="ignore"):
             scale = np.where(m > 0, wt / np.where(m > 0, m, 1.0), 0.0)
-        return float(-2.0 * np.sum(scale * log_p))
+        return lambda mu: float(-2.0 * np.sum(scale * (log_choose + xlogy(k, mu) + xlogy(failures, 1.0 - mu))))
 
     def mustart(self, y: np.ndarray, wt: np.ndarray) -> np.ndarray:
-        return (wt * y + 0.5) / (wt + 1.0)
+        means: np.ndarray = (wt * y + 0.5) / (wt + 1.0)
+        return means
 
     def check_range(self, y: np.ndarray) -> None:
         if np.any(y < 0.0) or np.any(y > 1.0):
@@ -172,83 +240,197 @@ class Binomial(Family):
             raise ValueError(f"binomial response '{response}': non-integer {what}")
 
 
-class Poisson(Family):
-    """Poisson family with the log link.
+class _Counts(Family):
+    """What the Poisson and negative binomial families share: whole, non-negative counts."""
+
+    def check_range(self, y: np.ndarray) -> None:
+        if np.any(y < 0.0):
+            raise ValueError(f"{self.family_name} response must be a non-negative count; found negative values")
+
+    def validate(self, y: np.ndarray, wt: np.ndarray, response: str, counts: bool) -> None:
+        if counts:
+            raise ValueError("a cbind(successes, failures) response needs family='binomial'")
+        label = "Poisson" if self.family_name == "poisson" else self.family_name
+        if (y < 0).any():
+            raise ValueError(f"{label} response '{response}' has negative values; counts must be >= 0")
+        if np.any(np.abs(y - np.round(y)) > INTEGER_TOL):
+            raise ValueError(f"{label} response '{response}' has non-integer values; "
+                             "counts must be whole numbers")
+
+
+class Poisson(_Counts):
+    """Poisson family; links ``"log"`` (canonical), ``"sqrt"``, ``"identity"``.
 
     .. math::
-        \\eta = \\log\\mu,\\quad \\frac{d\\mu}{d\\eta} = \\mu,\\quad V(\\mu) = \\mu,\\quad
-        d_i = 2 w_i\\Big[y_i\\log\\frac{y_i}{\\mu_i} - (y_i - \\mu_i)\\Big].
+        V(\\mu) = \\mu,\\qquad d_i = 2 w_i\\Big[y_i\\log\\frac{y_i}{\\mu_i} - (y_i - \\mu_i)\\Big].
     """
 
-    name = "poisson"
-    link = "log"
-
-    def linkfun(self, mu: np.ndarray) -> np.ndarray:
-        return np.log(mu)
-
-    def linkinv(self, eta: np.ndarray) -> np.ndarray:
-        mu = np.exp(eta)
-        return np.maximum(mu, EPS) if self.clamp else mu
-
-    def mu_eta(self, eta: np.ndarray) -> np.ndarray:
-        return self.linkinv(eta)
+    family_name = "poisson"
+    links = ("log", "sqrt", "identity")
 
     def variance(self, mu: np.ndarray) -> np.ndarray:
         return mu
 
     def variance_slope(self, mu: np.ndarray) -> np.ndarray:
-        """.. math:: V'(\\mu) = 1"""
+        """R's ``family$aic`` for this response, as a function of :math:`\\mu`:
+
+        .. math:: V'(\\mu) = 1"""
         return np.ones_like(mu)
 
     def quasi_loglik(self, y: np.ndarray, mu: np.ndarray) -> float:
-        """.. math:: Q = \\sum_i y_i\\log\\mu_i - \\mu_i"""
+        """R's ``family$aic`` for this response, as a function of :math:`\\mu`:
+
+        .. math:: Q = \\sum_i y_i\\log\\mu_i - \\mu_i"""
         return float(np.sum(y * np.log(mu) - mu))
 
-    def dev_resids(self, y: np.ndarray, mu: np.ndarray, wt: np.ndarray) -> np.ndarray:
-        return 2.0 * wt * (xlogy(y, y / mu) - (y - mu))
+    def deviance_function(self, y: np.ndarray, wt: np.ndarray) -> DevianceFunction:
+        return lambda mu: 2.0 * wt * (xlogy(y, y / mu) - (y - mu))
 
-    def aic(self, y: np.ndarray, mu: np.ndarray, wt: np.ndarray,
-            trials: np.ndarray | None) -> float:
-        """.. math:: -2\\sum_i w_i\\,[y_i\\log\\mu_i - \\mu_i - \\log y_i!]"""
-        log_p = xlogy(y, mu) - mu - gammaln(y + 1.0)
-        return float(-2.0 * np.sum(wt * log_p))
+    def aic_function(self, y: np.ndarray, wt: np.ndarray, trials: np.ndarray | None) -> AicFunction:
+        """R's ``family$aic`` for this response, as a function of :math:`\\mu`:
+
+        .. math:: -2\\sum_i w_i\\,[y_i\\log\\mu_i - \\mu_i - \\log y_i!]"""
+        log_factorial = gammaln(y + 1.0)
+        return lambda mu: float(-2.0 * np.sum(wt * (xlogy(y, mu) - mu - log_factorial)))
 
     def mustart(self, y: np.ndarray, wt: np.ndarray) -> np.ndarray:
         return y + 0.1
 
+
+class NegativeBinomial(_Counts):
+    """Negative binomial family with a known shape :math:`\\theta` (MASS's
+    ``negative.binomial(theta)``); links ``"log"`` (default), ``"sqrt"``, ``"identity"``.
+
+    .. math::
+        V(\\mu) = \\mu + \\mu^2/\\theta,\\qquad
+        d_i = 2 w_i\\Big[y_i\\log\\frac{y_i}{\\mu_i}
+              - (y_i + \\theta)\\log\\frac{y_i + \\theta}{\\mu_i + \\theta}\\Big].
+
+    Parameters
+    ----------
+    theta : float
+        The shape (``size`` of R's ``dnbinom``); larger values are closer to Poisson.
+    """
+
+    links = ("log", "sqrt", "identity")
+
+    def __init__(self, theta: float, link: str | None = None, clamp: bool = True) -> None:
+        if isinstance(theta, bool) or not np.isfinite(theta) or theta <= 0:
+            raise ValueError(f"the negative binomial theta must be a positive number, got {theta!r}")
+        self.theta = float(theta)
+        self.family_name = f"Negative Binomial({format_number(float(round_r(self.theta, 4)))})"
+        super().__init__(link, clamp)
+
+    def with_clamp(self, clamp: bool) -> Family:
+        return self if clamp == self.clamp else NegativeBinomial(self.theta, self.link, clamp)
+
+    def variance(self, mu: np.ndarray) -> np.ndarray:
+        return mu + mu**2 / self.theta
+
+    def variance_slope(self, mu: np.ndarray) -> np.ndarray:
+        """R's ``family$aic`` for this response, as a function of :math:`\\mu`:
+
+        .. math:: V'(\\mu) = 1 + 2\\mu/\\theta"""
+        return 1.0 + 2.0 * mu / self.theta
+
+    def deviance_function(self, y: np.ndarray, wt: np.ndarray) -> DevianceFunction:
+        th = self.theta
+        return lambda mu: 2.0 * wt * (xlogy(y, y / mu) - (y + th) * np.log((y + th) / (mu + th)))
+
+    def aic_function(self, y: np.ndarray, wt: np.ndarray, trials: np.ndarray | None) -> AicFunction:
+        """R's ``family$aic`` for this response, as a function of :math:`\\mu`:
+
+        .. math:: 2\\sum_i w_i\\big[(y_i+\\theta)\\log(\\mu_i+\\theta) - y_i\\log\\mu_i + \\log y_i!
+            - \\theta\\log\\theta + \\log\\Gamma(\\theta) - \\log\\Gamma(\\theta + y_i)\\big]"""
+        th = self.theta
+        constant = gammaln(y + 1.0) - th * np.log(th) + gammaln(th) - gammaln(th + y)
+        return lambda mu: float(2.0 * np.sum(wt * ((y + th) * np.log(mu + th) - xlogy(y, mu) + constant)))
+
+    def mustart(self, y: np.ndarray, wt: np.ndarray) -> np.ndarray:
+        means: np.ndarray = y + (y == 0) / 6.0
+        return means
+
+
+class _Continuous(Family):
+    """Families with a dispersion: the ``aic`` term profiles it from the deviance."""
+
+    has_dispersion = True
+
+    def mustart(self, y: np.ndarray, wt: np.ndarray) -> np.ndarray:
+        return y
+
+
+class Gamma(_Continuous):
+    """Gamma family; links ``"inverse"`` (canonical), ``"log"``, ``"identity"``.
+
+    .. math::
+        V(\\mu) = \\mu^2,\\qquad
+        d_i = -2 w_i\\Big[\\log\\frac{y_i}{\\mu_i} - \\frac{y_i - \\mu_i}{\\mu_i}\\Big],
+
+    and ``aic`` is :math:`-2\\sum_i w_i\\log f(y_i; 1/\\phi, \\mu_i\\phi) + 2` with the gamma density
+    of shape :math:`1/\\phi` and scale :math:`\\mu_i\\phi`, :math:`\\phi = D/\\sum_i w_i`.
+    """
+
+    family_name = "Gamma"
+    links = ("inverse", "log", "identity")
+
+    def variance(self, mu: np.ndarray) -> np.ndarray:
+        return mu**2
+
+    def variance_slope(self, mu: np.ndarray) -> np.ndarray:
+        """R's ``family$aic`` for this response, as a function of :math:`\\mu`:
+
+        .. math:: V'(\\mu) = 2\\mu"""
+        return 2.0 * mu
+
+    def quasi_loglik(self, y: np.ndarray, mu: np.ndarray) -> float:
+        """geepack's Gamma quasi-likelihood, as ``QIC()`` codes it, ``sum(-y/(mu - log(mu)))``:
+
+        .. math:: Q = -\\sum_i \\frac{y_i}{\\mu_i - \\log\\mu_i}
+
+        (the textbook :math:`-\\sum_i (y_i/\\mu_i + \\log\\mu_i)` with its parentheses misplaced;
+        kept so that ``QIC`` gives geepack's numbers)."""
+        return float(np.sum(-y / (mu - np.log(mu))))
+
+    def deviance_function(self, y: np.ndarray, wt: np.ndarray) -> DevianceFunction:
+        return lambda mu: -2.0 * wt * (xlogy(1.0, y / mu) - (y - mu) / mu)
+
+    def aic_function(self, y: np.ndarray, wt: np.ndarray, trials: np.ndarray | None) -> AicFunction:
+        deviance = self.deviance_function(y, wt)
+        total_weight = float(np.sum(wt))
+
+        def aic(mu: np.ndarray) -> float:
+            dispersion = float(np.sum(deviance(mu))) / total_weight
+            shape = 1.0 / dispersion
+            scale = mu * dispersion
+            log_density = -gammaln(shape) - shape * np.log(scale) + xlogy(shape - 1.0, y) - y / scale
+            return float(-2.0 * np.sum(log_density * wt) + 2.0)
+        return aic
+
     def check_range(self, y: np.ndarray) -> None:
-        if np.any(y < 0.0):
-            raise ValueError("poisson response must be a non-negative count; found negative values")
+        if np.any(y <= 0.0):
+            raise ValueError("Gamma response must be positive; found values <= 0")
 
     def validate(self, y: np.ndarray, wt: np.ndarray, response: str, counts: bool) -> None:
         if counts:
             raise ValueError("a cbind(successes, failures) response needs family='binomial'")
-        if (y < 0).any():
-            raise ValueError(f"Poisson response '{response}' has negative values; counts must be >= 0")
-        if np.any(np.abs(y - np.round(y)) > INTEGER_TOL):
-            raise ValueError(f"Poisson response '{response}' has non-integer values; "
-                             "counts must be whole numbers")
+        if np.any(y <= 0.0):
+            raise ValueError(f"Gamma response '{response}' has values <= 0; the Gamma family needs "
+                             "positive responses")
 
 
-class Gaussian(Family):
-    """Gaussian family with the identity link (for GEE; glmer does not take it).
+class Gaussian(_Continuous):
+    """Gaussian family; links ``"identity"`` (canonical), ``"log"``, ``"inverse"``.
 
     .. math::
-        \\eta = \\mu,\\quad \\frac{d\\mu}{d\\eta} = 1,\\quad V(\\mu) = 1,\\quad V'(\\mu) = 0,\\quad
-        Q = -\\tfrac12\\sum_i (y_i - \\mu_i)^2.
+        V(\\mu) = 1,\\quad V'(\\mu) = 0,\\quad d_i = w_i(y_i - \\mu_i)^2,\\quad
+        Q = -\\tfrac12\\sum_i (y_i - \\mu_i)^2,
+
+    and ``aic`` is :math:`n(\\log(2\\pi D/n) + 1) + 2 - \\sum_i\\log w_i`.
     """
 
-    name = "gaussian"
-    link = "identity"
-
-    def linkfun(self, mu: np.ndarray) -> np.ndarray:
-        return mu
-
-    def linkinv(self, eta: np.ndarray) -> np.ndarray:
-        return eta
-
-    def mu_eta(self, eta: np.ndarray) -> np.ndarray:
-        return np.ones_like(eta)
+    family_name = "gaussian"
+    links = ("identity", "log", "inverse")
 
     def variance(self, mu: np.ndarray) -> np.ndarray:
         return np.ones_like(mu)
@@ -259,40 +441,71 @@ class Gaussian(Family):
     def quasi_loglik(self, y: np.ndarray, mu: np.ndarray) -> float:
         return float(np.sum((y - mu) ** 2 / -2.0))
 
-    def mustart(self, y: np.ndarray, wt: np.ndarray) -> np.ndarray:
-        return y
+    def deviance_function(self, y: np.ndarray, wt: np.ndarray) -> DevianceFunction:
+        return lambda mu: wt * (y - mu) ** 2
+
+    def aic_function(self, y: np.ndarray, wt: np.ndarray, trials: np.ndarray | None) -> AicFunction:
+        n = len(y)
+        log_weights = float(np.sum(np.log(wt)))
+        deviance = self.deviance_function(y, wt)
+        return lambda mu: n * (float(np.log(float(np.sum(deviance(mu))) / n * 2.0 * np.pi)) + 1.0) + 2.0 - log_weights
 
     def check_range(self, y: np.ndarray) -> None:
         """Every real response is allowed."""
 
+    def validate(self, y: np.ndarray, wt: np.ndarray, response: str, counts: bool) -> None:
+        if counts:
+            raise ValueError("a cbind(successes, failures) response needs family='binomial'")
+        if self.link in ("log", "inverse") and np.any(y <= 0.0):
+            raise ValueError(f"gaussian response '{response}' has values <= 0: no valid starting "
+                             f"values for the {self.link} link")
+
 
 FAMILIES: dict[str, type[Family]] = {"gaussian": Gaussian, "binomial": Binomial, "poisson": Poisson}
-GLMM_FAMILIES = ("binomial", "poisson")
-"""The families glmer fits."""
+"""The families GEE fits, by name."""
+FAMILY_CLASSES: dict[str, type[Family]] = FAMILIES | {"gamma": Gamma}
+"""Every family that can be named (lower case); the negative binomial needs its theta and is
+made by :class:`NegativeBinomial`."""
+GLMM_FAMILIES = ("binomial", "poisson", "gamma", "gaussian")
+"""The families glmer fits by name (gaussian with a link other than the identity)."""
 
 
 def get_family(family: str | Family, allowed: Sequence[str] = GLMM_FAMILIES, *,
-               clamp: bool = True) -> Family:
+               clamp: bool = True, link: str | None = None) -> Family:
     """The family object for a name (case-insensitive) or a Family instance.
 
     Parameters
     ----------
     family : str or Family
-        A name from ``allowed`` or an instance of one of those families.
+        A name from ``allowed`` or an instance of one of those families (a negative binomial
+        instance is allowed whenever ``"poisson"`` is).
     allowed : sequence of str
         The family names the calling model fits; glmer's by default.
     clamp : bool
         The numerics the calling model reproduces (see the module docstring). An instance
-        whose ``clamp`` differs is replaced by a fresh one of the same family.
+        whose ``clamp`` differs is replaced by one of the same family and link.
+    link : str, optional
+        The link, with a family given by name (R's ``binomial(link = "probit")`` is
+        ``family="binomial", link="probit"``); the family's canonical link when None.
 
     Raises
     ------
     ValueError
-        For a name or instance outside ``allowed``; the message lists the allowed ones.
+        For a name or instance outside ``allowed`` (the message lists the allowed ones), a
+        link the family does not have, or a link given beside a Family instance.
     """
-    name = family.name if isinstance(family, Family) else family
-    if isinstance(name, str) and name.lower() in allowed:
-        if isinstance(family, Family) and family.clamp == clamp:
-            return family
-        return FAMILIES[name.lower()](clamp=clamp)
+    if isinstance(family, Family):
+        if link is not None and link != family.link:
+            raise ValueError(f"link={link!r} was given with a family object whose link is "
+                             f"{family.link!r}; give the link inside the family object")
+        kind = "poisson" if isinstance(family, NegativeBinomial) else family.family_name.lower()
+        if kind in allowed:
+            return family.with_clamp(clamp)
+    elif isinstance(family, str) and family.lower() in allowed and family.lower() in FAMILY_CLASSES:
+        return FAMILY_CLASSES[family.lower()](link=link, clamp=clamp)
     raise ValueError(f"unknown family {family!r}; allowed: {', '.join(repr(f) for f in allowed)}")
+
+
+__all__ = ["AicFunction", "Binomial", "DevianceFunction", "EPS", "FAMILIES", "Family", "GLMM_FAMILIES",
+           "FAMILY_CLASSES", "Gamma", "Gaussian", "LINKS", "NegativeBinomial", "Poisson", "get_family"]
+

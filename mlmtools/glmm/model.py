@@ -1,102 +1,53 @@
 """Generalized linear mixed models you can fit and refit: :class:`GeneralizedLinearMixedModel`, :func:`glmer`.
 
 The model is :math:`g(E[y \\mid b]) = X\\beta + Zb + o` with :math:`b = \\Lambda_\\theta u`,
-:math:`u \\sim N(0, I)` (binomial with the logit link or Poisson with the log link; the
-parameterization is that of :mod:`mlmtools.lmm.problem`, without :math:`\\sigma`).
-:meth:`GeneralizedLinearMixedModel.fit` (and :func:`glmer`) fit it as lme4's ``glmer()`` does:
+:math:`u \\sim N(0, I)` for a family and link of :mod:`mlmtools.glmm.families` (binomial with
+the logit, probit or complementary log-log link, Poisson with the log, square-root or identity
+link, Gamma, and Gaussian with a non-identity link; the parameterization is that of
+:mod:`mlmtools.lmm.problem`, without :math:`\\sigma`). :meth:`GeneralizedLinearMixedModel.fit`
+(and :func:`glmer`) fit it as lme4's ``glmer()`` does, in the two stages of
+:mod:`mlmtools.glmm.stages`, with standard errors of :math:`\\hat\\beta` from the
+finite-difference Hessian :math:`H` of the deviance: :math:`V = 2H^{-1}` restricted to the
+:math:`\\beta` block (lme4's ``vcov.merMod``).
 
-1. stage 1 (lme4's ``nAGQ = 0``): minimise the Laplace deviance over :math:`\\theta` alone,
-   with :math:`\\beta` and :math:`u` from PIRLS (:func:`mlmtools.glmm.pirls.penalized_irls`);
-2. stage 2: minimise the Laplace deviance (``nAGQ = 1``) or the adaptive Gauss-Hermite
-   deviance (``nAGQ > 1``, :mod:`mlmtools.glmm.agq`) over :math:`(\\theta, \\beta)`, PIRLS
-   giving :math:`\\tilde u` at each point, with lme4's own bounded Nelder-Mead
-   (:func:`mlmtools.glmm.simplex.nelder_mead`, replayed step for step: lme4 reports the best
-   point that search evaluated, a little short of the exact optimum);
-3. standard errors of :math:`\\hat\\beta` from the finite-difference Hessian :math:`H` of that
-   deviance over :math:`(\\theta, \\beta)` (central differences, step :math:`10^{-4}`):
-   :math:`V = 2H^{-1}` restricted to the :math:`\\beta` block (lme4's ``vcov.merMod``).
-
-Every evaluation starts PIRLS from the same stored linear predictor and stops at lme4's
-``tolPwrss``, as lme4 does; the finite-difference Hessian is sensitive to these details
-(standard errors move by up to 0.5 % with an exactly converged PIRLS), so they are kept.
-Stage 1 uses NLopt's BOBYQA (SciPy's COBYQA without ``nlopt``) to a tight tolerance; its
-optimum agrees with lme4's ``minqa::bobyqa`` to about 1e-8.
+A binomial response may be a factor (a pandas categorical or a text column, whose levels are
+sorted): as in R, the first level is a failure and every other level a success.
 
 Building a :class:`GeneralizedLinearMixedModel` evaluates the formula and the random-effects
-design once; :meth:`~GeneralizedLinearMixedModel.refit` fits a new response with them.
+design once; :meth:`~GeneralizedLinearMixedModel.refit` fits a new response with them and
+:meth:`~GeneralizedLinearMixedModel.with_family` gives the same design with another family.
 """
-
 
 from __future__ import annotations
 
 import dataclasses
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from mlmtools._blas import single_blas_thread
 from mlmtools._stacklevel import user_stacklevel
 from mlmtools.exceptions import ConvergenceWarning, SingularFitWarning
-from mlmtools.frame import ModelFrame, build_model
-from mlmtools.glmm.agq import MAX_NODES, agq_deviance
-from mlmtools.glmm.families import Family, get_family
-from mlmtools.glmm.pirls import GlmmData, PirlsError, PirlsResult, penalized_irls, unscaled_fixed_vcov
-from mlmtools.glmm.result import GlmerResult, GlmmFitState, fixed_effects_vcov
-from mlmtools.glmm.simplex import nelder_mead
-from mlmtools.inference.numderiv import central_derivatives
-from mlmtools.lmm.optimizer import OptSummary, bobyqa, check_boundary, check_gradient
-from mlmtools.lmm.problem import LmmProblem, make_problem
+from mlmtools.formula import Name, parse_formula
+from mlmtools.frame import ModelFrame, as_pandas, build_model
+from mlmtools.frame.columns import column_kind
+from mlmtools.glmm.agq import MAX_NODES
+from mlmtools.glmm.families import Binomial, Family, Gaussian, get_family
+from mlmtools.glmm.pirls import GlmmData
+from mlmtools.glmm.result import GlmerResult, GlmmFitState, fixed_effects_vcov, residual_scale
+from mlmtools.glmm.stages import StageOutcome, run_stages
 from mlmtools.lmm.pls import lambda_times
-
-HESSIAN_DELTA = 1e-4  # lme4's deriv12
-GRADIENT_TOL = 2e-3  # glmerControl(check.conv.grad = .makeCC(tol = 2e-3))
-BOUNDARY_TOL = 1e-5  # glmerControl(boundary.tol = 1e-5)
-
-
-class _Deviance:
-    """The deviance of a GLMM as a function of the optimizer's parameters.
-
-    As in lme4, every evaluation runs PIRLS from the same stored linear predictor ``start``
-    (lme4's ``lp0``): first the one reached at lme4's initial theta from the family's starting
-    means, then, for stage 2, the one at the end of stage 1.  This makes the objective a
-    deterministic function of the parameters, identical to lme4's.
-    """
-
-    def __init__(self, data: GlmmData, n_theta: int, nAGQ: int, start: np.ndarray):
-        self.data = data
-        self.n_theta = n_theta
-        self.nAGQ = nAGQ
-        self.start = start
-
-    def mode(self, theta: np.ndarray, beta: np.ndarray, update_beta: bool) -> PirlsResult:
-        """PIRLS at (theta, beta) from the stored start."""
-        return penalized_irls(self.data, theta, beta, self.start, update_beta=update_beta)
-
-    def stage1(self, theta: np.ndarray) -> float:
-        """Laplace deviance at theta with beta and u from PIRLS (lme4's ``nAGQ = 0``)."""
-        try:
-            return self.mode(theta, np.zeros(self.data.p), update_beta=True).laplace
-        except (PirlsError, np.linalg.LinAlgError):
-            return float("inf")
-
-    def stage2(self, params: np.ndarray) -> float:
-        """Laplace (``nAGQ = 1``) or adaptive quadrature deviance at (theta, beta)."""
-        theta, beta = params[:self.n_theta], params[self.n_theta:]
-        try:
-            result = self.mode(theta, beta, update_beta=False)
-        except (PirlsError, np.linalg.LinAlgError):
-            return float("inf")
-        if self.nAGQ > 1:
-            return agq_deviance(self.data, theta, beta, result, self.nAGQ)
-        return result.laplace
+from mlmtools.lmm.problem import LmmProblem, make_problem
 
 
 def _rows_of(values: Any, data: pd.DataFrame, frame: ModelFrame) -> np.ndarray:
     """A weights argument (column name or per-row values) restricted to the rows kept."""
     if isinstance(values, str):
-        return data.loc[frame.row_index, values].to_numpy(dtype=float)
+        column: np.ndarray = data.loc[frame.row_index, values].to_numpy(dtype=float)
+        return column
     keep = data.index.isin(frame.row_index)
     return np.asarray(values, dtype=float).reshape(-1)[keep]
 
@@ -104,12 +55,13 @@ def _rows_of(values: Any, data: pd.DataFrame, frame: ModelFrame) -> np.ndarray:
 def _binomial_trials(frame: ModelFrame, data: pd.DataFrame, weights: Any) -> np.ndarray | None:
     """Trials of a ``cbind(successes, failures)`` response (frame weights divided by the prior
     weights), None for other responses."""
-    if frame.response_kind != "cbind":
+    if frame.response_kind != "cbind" or frame.weights is None:
         return None
     if weights is None:
         return frame.weights.copy()
     prior = _rows_of(weights, data, frame)
-    return np.divide(frame.weights, prior, out=np.zeros_like(frame.weights), where=prior > 0)
+    trials: np.ndarray = np.divide(frame.weights, prior, out=np.zeros_like(frame.weights), where=prior > 0)
+    return trials
 
 
 def _check_nagq(nAGQ: Any, problem: LmmProblem) -> int:
@@ -121,13 +73,33 @@ def _check_nagq(nAGQ: Any, problem: LmmProblem) -> int:
     return int(nAGQ)
 
 
-def _initial_linear_predictor(data: GlmmData, theta: np.ndarray) -> np.ndarray:
-    """lme4's first ``lp0``: PIRLS over (u, beta) at the initial theta, started from the
-    linked starting means :math:`g(\\mu_{start})` of the family."""
-    family = data.family
-    linked = family.linkfun(family.mustart(data.y, data.weights))
-    result = penalized_irls(data, theta, np.zeros(data.p), linked, update_beta=True)
-    return result.linear_predictor
+def code_factor_response(formula: str, data: pd.DataFrame, family: Family) -> pd.DataFrame:
+    """R's binomial rule for a factor response: the first level is a failure (0), every other
+    level a success (1).
+
+    A pandas categorical keeps its categories' order; a text column is a factor with its
+    sorted values as levels (as every text column is in ``mlmtools``; lme4 itself refuses a
+    character response). Missing values stay missing. Other responses, and other families,
+    leave ``data`` as it is.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from mlmtools.glmm.families import Binomial
+    >>> data = pd.DataFrame({"answer": ["yes", "no", "yes"], "g": ["a", "a", "b"]})
+    >>> code_factor_response("answer ~ 1 + (1 | g)", data, Binomial())["answer"].tolist()
+    [1.0, 0.0, 1.0]
+    """
+    response = parse_formula(formula).response
+    if not isinstance(family, Binomial) or not isinstance(response, Name) or response.name not in data:
+        return data
+    column = data[response.name]
+    if column_kind(column) != "categorical":
+        return data
+    factor = column if isinstance(column.dtype, pd.CategoricalDtype) else column.astype("category")
+    coded = np.where(factor.cat.codes.to_numpy() > 0, 1.0, 0.0)
+    coded[factor.isna().to_numpy()] = np.nan
+    return data.assign(**{response.name: coded})
 
 
 class GeneralizedLinearMixedModel:
@@ -135,19 +107,23 @@ class GeneralizedLinearMixedModel:
 
     Building it evaluates the formula on the data (:func:`mlmtools.frame.model_frame.build_model`), checks
     the response against the family and sets up the random-effects design; fitting then runs
-    the two stages of the module docstring.
+    the two stages of :mod:`mlmtools.glmm.stages`.
 
     Parameters
     ----------
     formula : str
         lme4 formula, e.g. ``"y ~ x + (1 | g)"`` or ``"cbind(s, f) ~ x + (1 | g)"``.
     data : pandas.DataFrame
-    family : {"binomial", "poisson"} or Family
+    family : str or Family
         As in :func:`glmer`.
     weights, offset : str or array_like, optional
         Prior weights and offset (a column name or one value per row).
+    link : str, optional
+        The link, with ``family`` given by name (as in :func:`glmer`).
     data_name : str
         Name shown after ``Data:`` in printed output.
+    contrasts : dict, optional
+        R's ``contrasts``, e.g. ``{"recipe": "contr.sum"}`` (see :func:`mlmtools.frame.model_frame.build_model`).
 
     Attributes
     ----------
@@ -164,9 +140,16 @@ class GeneralizedLinearMixedModel:
     """
 
     def __init__(self, formula: str, data: pd.DataFrame, family: str | Family = "binomial",
-                 weights: Any = None, offset: Any = None, *, data_name: str = "data"):
-        family_object = get_family(family)
-        frame = build_model(formula, data, weights=weights, offset=offset, allow_n_levels=True)
+                 weights: Any = None, offset: Any = None, *, link: str | None = None, data_name: str = "data",
+                 contrasts: Mapping[str, Any] | None = None):
+        data = as_pandas(data)
+        family_object = get_family(family, link=link)
+        if isinstance(family_object, Gaussian) and family_object.link == "identity":
+            raise ValueError("family 'gaussian' with the identity link is a linear mixed model: fit it "
+                             "with lmer (glmer takes the gaussian family with the log or inverse link)")
+        coded = code_factor_response(formula, data, family_object) if isinstance(data, pd.DataFrame) else data
+        frame = build_model(formula, coded, weights=weights, offset=offset, allow_n_levels=True,
+                            contrasts=contrasts)
         self._assign(frame, family_object, _binomial_trials(frame, data, weights),
                      make_problem(dataclasses.replace(frame, weights=None)), data, data_name,
                      weights if isinstance(weights, str) else None, offset if isinstance(offset, str) else None)
@@ -174,8 +157,9 @@ class GeneralizedLinearMixedModel:
     def _assign(self, frame: ModelFrame, family: Family, trials: np.ndarray | None, problem: LmmProblem,
                 data: pd.DataFrame, data_name: str, weights_label: str | None, offset_label: str | None) -> None:
         """Check the response against the family and set every attribute."""
-        counts = frame.response_kind == "cbind"
-        check_weights = trials if counts else (np.ones(frame.n) if frame.weights is None else frame.weights)
+        counts = trials is not None
+        check_weights = trials if trials is not None else (np.ones(frame.n) if frame.weights is None
+                                                           else frame.weights)
         family.validate(np.asarray(frame.y, dtype=float), check_weights, frame.response_name, counts)
         n = frame.n
         self.data = data
@@ -186,12 +170,18 @@ class GeneralizedLinearMixedModel:
         self.frame = frame
         self.problem = problem
         self.glmm_data = GlmmData(
-            y=np.asarray(frame.y, dtype=float), X=np.asarray(frame.X, dtype=float), Z=problem.Z,
-            terms=problem.terms,
+            y=np.asarray(frame.y, dtype=float), X=np.asarray(frame.X, dtype=float), terms=problem.terms,
+            term_codes=problem.term_codes, term_matrices=problem.term_matrices,
             weights=np.ones(n) if frame.weights is None else np.asarray(frame.weights, dtype=float),
             offset=np.zeros(n) if frame.offset is None else np.asarray(frame.offset, dtype=float),
             family=family, trials=trials,
         )
+
+    def _copy_with(self, frame: ModelFrame, family: Family) -> GeneralizedLinearMixedModel:
+        model = type(self).__new__(type(self))
+        model._assign(frame, family, self.glmm_data.trials, self.problem, self.data, self.data_name,
+                      self.weights_label, self.offset_label)
+        return model
 
     def with_response(self, y: Sequence[float] | np.ndarray) -> GeneralizedLinearMixedModel:
         """The same model with a new response (on the model frame's scale: proportions for a
@@ -200,13 +190,14 @@ class GeneralizedLinearMixedModel:
         if values.shape[0] != self.frame.n:
             raise ValueError(f"the new response has {values.shape[0]} values; the model has "
                              f"{self.frame.n} rows")
-        model = type(self).__new__(type(self))
-        model._assign(dataclasses.replace(self.frame, y=values), self.family, self.glmm_data.trials, self.problem,
-                      self.data, self.data_name, self.weights_label, self.offset_label)
-        return model
+        return self._copy_with(dataclasses.replace(self.frame, y=values), self.family)
+
+    def with_family(self, family: Family) -> GeneralizedLinearMixedModel:
+        """The same design and response with another family (checked against the response)."""
+        return self._copy_with(self.frame, get_family(family))
 
     def fit(self, nAGQ: int = 1) -> GlmerResult:
-        """Fit the model (the two stages of the module docstring).
+        """Fit the model (the two stages of :mod:`mlmtools.glmm.stages`).
 
         Parameters
         ----------
@@ -217,57 +208,23 @@ class GeneralizedLinearMixedModel:
         -------
         ~mlmtools.glmm.result.GlmerResult
         """
-        problem, data = self.problem, self.glmm_data
-        nAGQ = _check_nagq(nAGQ, problem)
-        n_theta = problem.n_theta
-        theta0 = np.zeros(n_theta)
-        for t in problem.terms:
-            theta0[t.diagonal_positions()] = 1.0
-        deviance = _Deviance(data, n_theta, nAGQ, _initial_linear_predictor(data, theta0))
+        nAGQ = _check_nagq(nAGQ, self.problem)
+        with single_blas_thread():
+            return self.result_of(run_stages(self.glmm_data, self.problem, nAGQ))
 
-        stage1_run = bobyqa(deviance.stage1, theta0, problem.lower, maxeval=20_000,
-                            step=np.full(n_theta, 0.2), xtol_abs=None, ftol_abs=1e-10, xtol_rel=1e-8,
-                            final_tr_radius=1e-9)
-        theta1, f1, ok, code, evals = stage1_run.x, stage1_run.fval, stage1_run.ok, stage1_run.code, stage1_run.evals
-        messages = [f"stage 1 (bobyqa): {stage1_run.message}"]
-        hessian = None
-        if nAGQ == 0:
-            theta1, f1 = check_boundary(deviance.stage1, theta1, f1, problem.lower, BOUNDARY_TOL)
-            mode = deviance.mode(theta1, np.zeros(data.p), update_beta=True)
-            theta, beta, fmin = theta1, mode.beta, mode.laplace
-        else:
-            stage1 = deviance.mode(theta1, np.zeros(data.p), update_beta=True)
-            deviance.start = stage1.linear_predictor
-            lower = np.concatenate([problem.lower, np.full(data.p, -np.inf)])
-            se = np.sqrt(np.diag(unscaled_fixed_vcov(data, theta1, stage1.working_weights)))
-            step = 0.2 * np.concatenate([np.full(n_theta, 0.1), np.minimum(se, 10.0)])
-            stage2_run = nelder_mead(deviance.stage2, np.concatenate([theta1, stage1.beta]), lower, step,
-                                     xtol_abs=step * 5e-4)
-            params, fmin = stage2_run.x, stage2_run.fval
-            evals += stage2_run.evals
-            ok = ok and stage2_run.ok
-            code = stage2_run.code
-            messages.append(f"stage 2 (Nelder_Mead): {stage2_run.message}")
-            # lme4 takes the derivatives at the Nelder-Mead optimum, then checks the boundary
-            grad, hessian = central_derivatives(deviance.stage2, params, fmin, HESSIAN_DELTA)
-            gradient_problem = check_gradient(deviance.stage2, params, fmin, lower, GRADIENT_TOL,
-                                              derivatives=(grad, hessian))
-            if gradient_problem is not None:
-                messages.append(gradient_problem)
-                ok = False
-            params, fmin = check_boundary(deviance.stage2, params, fmin, lower, BOUNDARY_TOL)
-            theta, beta = params[:n_theta], params[n_theta:]
-            mode = deviance.mode(theta, beta, update_beta=False)
-        optinfo = OptSummary(initial=theta0, final=np.asarray(theta, dtype=float), fmin=float(fmin),
-                             feval=evals, optimizer="bobyqa" if nAGQ == 0 else "Nelder_Mead", REML=False,
-                             lower=problem.lower.copy(), converged=bool(ok), messages=messages, code=code)
+    def result_of(self, outcome: StageOutcome) -> GlmerResult:
+        """The fitted model from where the optimization stages ended (warning, as lme4 does,
+        when they did not converge or the fit is singular)."""
+        optinfo, mode, problem, data = outcome.optinfo, outcome.mode, self.problem, self.glmm_data
         state = GlmmFitState(
-            frame=self.frame, problem=problem, optinfo=optinfo, beta=np.asarray(beta, dtype=float),
+            frame=self.frame, problem=problem, optinfo=optinfo, beta=outcome.beta,
             b=lambda_times(problem, optinfo.final, mode.u),
-            vcov=fixed_effects_vcov(data, optinfo.final, mode, hessian, n_theta),
-            data=data, mode=mode, objective=float(fmin), nAGQ=int(nAGQ), hessian=hessian)
-        if not ok:
-            warnings.warn("the optimizer did not converge: " + "; ".join(messages), ConvergenceWarning,
+            vcov=fixed_effects_vcov(data, optinfo.final, mode, outcome.hessian, problem.n_theta,
+                                    residual_scale(data, mode)),
+            data=data, mode=mode, objective=optinfo.fmin, nAGQ=outcome.deviance.nAGQ, hessian=outcome.hessian,
+            start_linear_predictor=outcome.deviance.start)
+        if not optinfo.converged:
+            warnings.warn("the optimizer did not converge: " + "; ".join(optinfo.messages), ConvergenceWarning,
                           stacklevel=user_stacklevel())
         fit = GlmerResult(self, state)
         if fit.is_singular:
@@ -285,7 +242,8 @@ class GeneralizedLinearMixedModel:
 
 
 def glmer(formula: str, data: pd.DataFrame, family: str | Family = "binomial", nAGQ: int = 1,
-          weights: Any = None, offset: Any = None, *, data_name: str = "data") -> GlmerResult:
+          weights: Any = None, offset: Any = None, *, link: str | None = None,
+          data_name: str = "data", contrasts: Mapping[str, Any] | None = None) -> GlmerResult:
     """Fit a generalized linear mixed model with lme4's formula syntax (lme4's ``glmer``).
 
     The model is :math:`g(E[y\\mid b]) = X\\beta + Zb + o`, :math:`b = \\Lambda_\\theta u`,
@@ -297,22 +255,34 @@ def glmer(formula: str, data: pd.DataFrame, family: str | Family = "binomial", n
     (``nAGQ=1``), or its adaptive Gauss-Hermite refinement with ``nAGQ`` nodes per level
     (``nAGQ > 1``, one scalar random-effects term only); ``nAGQ=0`` stops after lme4's first
     stage (beta from PIRLS). See :mod:`mlmtools.glmm.pirls` and :mod:`mlmtools.glmm.agq`. The same as
-    ``GeneralizedLinearMixedModel(formula, data, family, weights, offset).fit(nAGQ)``.
+    ``GeneralizedLinearMixedModel(formula, data, family, weights, offset, link=link).fit(nAGQ)``.
+    For families with a dispersion (Gamma, Gaussian) the ``-2 log p`` term profiles it from the
+    deviance, as lme4 does, and :math:`\\sigma^2` is the penalized weighted residual sum of
+    squares over :math:`n`.
 
     Parameters
     ----------
     formula : str
         lme4 formula, e.g. ``"y ~ x + (1 | g)"`` or ``"cbind(s, f) ~ x + (1 | g)"``.
     data : pandas.DataFrame
-    family : {"binomial", "poisson"}
-        Binomial with the logit link (0/1 responses, ``cbind(successes, failures)``, or
-        proportions with ``weights`` = trials) or Poisson with the log link.
+    family : str or Family
+        ``"binomial"`` (0/1 responses, a factor, ``cbind(successes, failures)``, or
+        proportions with ``weights`` = trials), ``"poisson"``, ``"gamma"`` or ``"gaussian"``,
+        with the link given by ``link``; or a family object such as
+        ``Binomial(link="probit")`` or ``NegativeBinomial(theta)`` (see
+        :mod:`mlmtools.glmm.families`; :func:`~mlmtools.glmm.negative_binomial.glmer_nb`
+        estimates the negative binomial theta).
     nAGQ : int
         0, 1 (Laplace, default) or the number of quadrature nodes (at most 100).
     weights, offset : str or array_like, optional
         Prior weights and offset (a column name or one value per row).
+    link : str, optional
+        R's ``binomial(link = "probit")`` is ``family="binomial", link="probit"``; the
+        family's canonical link when None.
     data_name : str
         Name shown after ``Data:`` in printed output.
+    contrasts : dict, optional
+        R's ``contrasts``, e.g. ``{"recipe": "contr.sum"}`` (see :func:`mlmtools.frame.model_frame.build_model`).
 
     Returns
     -------
@@ -321,9 +291,11 @@ def glmer(formula: str, data: pd.DataFrame, family: str | Family = "binomial", n
     Raises
     ------
     ValueError
-        Unknown family; a binomial response outside [0, 1] or with non-integer successes;
-        negative or non-integer Poisson counts; ``nAGQ > 1`` with more than one random-effects
-        term or a vector-valued term.
+        Unknown family or a link the family does not have; the gaussian family with the
+        identity link (a linear mixed model: use lmer); a binomial response outside [0, 1] or
+        with non-integer successes; negative or non-integer counts; a Gamma response that is
+        not positive; ``nAGQ > 1`` with more than one random-effects term or a vector-valued
+        term.
 
     Warns
     -----
@@ -344,5 +316,9 @@ def glmer(formula: str, data: pd.DataFrame, family: str | Family = "binomial", n
     >>> print(print_named_vector(fit.fixef, digits=4))
     (Intercept)        Days
         -3.1955      0.5852
+    >>> probit = glmer("slow ~ Days + (1 | Subject)", data, family="binomial", link="probit")
+    >>> probit.family
+    binomial(probit)
     """
-    return GeneralizedLinearMixedModel(formula, data, family, weights, offset, data_name=data_name).fit(nAGQ)
+    return GeneralizedLinearMixedModel(formula, data, family, weights, offset, link=link,
+                                       data_name=data_name, contrasts=contrasts).fit(nAGQ)

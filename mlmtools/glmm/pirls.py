@@ -20,29 +20,70 @@ deviance.  The Laplace approximation to the deviance is then
 
 with :math:`L` factored at the working weights of the last-but-one iterate, as lme4 does.
 
-A single scalar term ``(1 | g)`` makes :math:`L` diagonal and is handled without any matrix;
-other designs use a dense Cholesky factor of the :math:`q \\times q` system.
+The linear algebra is in :mod:`mlmtools.glmm.penalized_system`. Everything that does not change
+during a fit is computed once per model and kept on :class:`GlmmData`: the response bound to its
+family (:class:`GlmResponse`), the block elimination plan of the penalized system, and, per
+starting linear predictor, the first iterate (:class:`PirlsStart`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.linalg import cho_solve, cholesky
 
+from mlmtools.glmm.elimination import EliminationPlan, make_plan
 from mlmtools.glmm.families import Family
+from mlmtools.glmm.penalized_system import BlockedZLambda, ScalarZLambda
 from mlmtools.lmm.problem import TermLayout
 
 TOL_PWRSS = 1e-7  # glmerControl(tolPwrss = 1e-7)
 PIRLS_MAXIT = 100
 MAX_HALVINGS = 10
+_CACHED = ("response", "level_indicator", "plan")
 
 
 class PirlsError(RuntimeError):
     """PIRLS failed: step halving could not reduce the penalized deviance, or no convergence."""
+
+
+class GlmResponse:
+    """The response bound to its family (lme4's ``glmResp``): what PIRLS evaluates at every iterate.
+
+    The unit deviances and the ``aic`` term are the family's functions of :math:`\\mu` for this
+    response (:meth:`~mlmtools.glmm.families.Family.deviance_function`); unit prior weights and a
+    zero offset are skipped (multiplying by 1 and adding 0 change no number).
+    """
+
+    def __init__(self, family: Family, y: np.ndarray, weights: np.ndarray, offset: np.ndarray,
+                 trials: np.ndarray | None):
+        self.family = family
+        self.link = family.link_function
+        self.y = y
+        self.weights = None if np.all(weights == 1.0) else weights
+        self.offset = None if not np.any(offset) else offset
+        self.unit_deviances = family.deviance_function(y, weights)
+        self.aic = family.aic_function(y, weights, trials)
+
+    def working(self, eta: np.ndarray, mu: np.ndarray, reuse: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Working weights :math:`W = w\\,(d\\mu/d\\eta)^2/V(\\mu)` and working response
+        :math:`z = \\eta - o + (y-\\mu)/(d\\mu/d\\eta)`."""
+        slope = self.link.slope(eta, mu, reuse)
+        w = np.square(slope)
+        if self.weights is not None:
+            np.multiply(self.weights, w, out=w)
+        np.divide(w, self.family.variance(mu), out=w)
+        z = np.subtract(self.y, mu)
+        np.divide(z, slope, out=z)
+        return w, np.add(eta if self.offset is None else eta - self.offset, z, out=z)
+
+    def linear_predictor(self, fixed: np.ndarray, random: np.ndarray) -> np.ndarray:
+        """:math:`\\eta = X\\beta + Z\\Lambda u + o`."""
+        eta: np.ndarray = np.add(fixed, random, out=random)
+        return eta if self.offset is None else np.add(eta, self.offset, out=eta)
 
 
 @dataclass(frozen=True)
@@ -52,13 +93,13 @@ class GlmmData:
     Attributes
     ----------
     y : numpy.ndarray
-        Response (a proportion for binomial data given as counts).
+        Response (proportions for binomial data given as counts).
     X : numpy.ndarray
-        Fixed-effects design, shape ``(n, p)``.
-    Z : scipy.sparse.csr_matrix
-        Random-effects design, shape ``(n, q)``, columns ordered as in :mod:`mlmtools.lmm.problem`.
+        Fixed-effects design.
     terms : tuple of ~mlmtools.lmm.problem.TermLayout
-        Where each term sits in theta and u.
+        Random-effects terms (lme4's order).
+    term_codes, term_matrices : tuple of numpy.ndarray
+        Each observation's level in every term, and the term's columns (``(n, k)``).
     weights : numpy.ndarray
         Prior weights (trials for binomial counts).
     offset : numpy.ndarray
@@ -69,8 +110,9 @@ class GlmmData:
 
     y: np.ndarray
     X: np.ndarray
-    Z: sp.csr_matrix
     terms: tuple[TermLayout, ...]
+    term_codes: tuple[np.ndarray, ...]
+    term_matrices: tuple[np.ndarray, ...]
     weights: np.ndarray
     offset: np.ndarray
     family: Family
@@ -86,125 +128,74 @@ class GlmmData:
 
     @property
     def q(self) -> int:
-        return int(self.Z.shape[1])
+        return int(self.terms[-1].b_slice.stop)
 
     @property
     def single_scalar(self) -> bool:
         """True for exactly one random-effects term with one column (e.g. ``(1 | g)``)."""
         return len(self.terms) == 1 and self.terms[0].k == 1
 
-    @cached_property
+    @property
     def scalar_term(self) -> tuple[np.ndarray, np.ndarray]:
         """Each row's level code and its Z entry, for a model with a single scalar term."""
-        coo = self.Z.tocoo()
-        codes = np.zeros(self.n, dtype=int)
-        values = np.zeros(self.n)
-        codes[coo.row] = coo.col
-        values[coo.row] = coo.data
-        return codes, values
+        return self.term_codes[0], self.term_matrices[0][:, 0]
+
+    @cached_property
+    def response(self) -> GlmResponse:
+        """The response bound to the family (computed once)."""
+        return GlmResponse(self.family, self.y, self.weights, self.offset, self.trials)
+
+    @cached_property
+    def level_indicator(self) -> sp.csr_matrix:
+        """The ``(n_levels, n)`` 0/1 matrix of each observation's level (one scalar term only)."""
+        codes = self.term_codes[0]
+        n = len(codes)
+        return sp.csr_matrix((np.ones(n), (codes, np.arange(n))), shape=(self.terms[0].n_levels, n))
+
+    @cached_property
+    def plan(self) -> EliminationPlan:
+        """The block elimination plan of the penalized system (computed once)."""
+        return make_plan(self.terms, self.term_codes, self.term_matrices)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle the arrays, not what is cached from them."""
+        return {key: value for key, value in self.__dict__.items() if key not in _CACHED}
 
 
-# -- Z Lambda and the factor of Lambda' Z' W Z Lambda + I -----------------------------------
-
-
-class _DiagonalFactor:
-    """:math:`A = \\mathrm{diag}(a)`: the system of a single scalar term."""
-
-    def __init__(self, diagonal: np.ndarray):
-        self.diagonal = diagonal
-
-    def solve(self, rhs: np.ndarray) -> np.ndarray:
-        return rhs / (self.diagonal if rhs.ndim == 1 else self.diagonal[:, None])
-
-    @property
-    def log_det(self) -> float:
-        return float(np.sum(np.log(self.diagonal)))
-
-    @property
-    def l_diagonal(self) -> np.ndarray:
-        return np.sqrt(self.diagonal)
-
-    def inverse(self) -> np.ndarray:
-        return np.diag(1.0 / self.diagonal)
-
-
-class _DenseFactor:
-    """Dense Cholesky factor of :math:`A = \\Lambda^\\top Z^\\top W Z\\Lambda + I`."""
-
-    def __init__(self, A: np.ndarray):
-        self.L = cholesky(A, lower=True, check_finite=False)
-
-    def solve(self, rhs: np.ndarray) -> np.ndarray:
-        return cho_solve((self.L, True), rhs, check_finite=False)
-
-    @property
-    def log_det(self) -> float:
-        return 2.0 * float(np.sum(np.log(np.diag(self.L))))
-
-    @property
-    def l_diagonal(self) -> np.ndarray:
-        return np.diag(self.L).copy()
-
-    def inverse(self) -> np.ndarray:
-        return self.solve(np.eye(self.L.shape[0]))
-
-
-class _ScalarZLambda:
-    """:math:`Z\\Lambda_\\theta` for one scalar term: row i has the single entry
-    :math:`\\theta z_i` in the column of its level."""
-
-    def __init__(self, codes: np.ndarray, z: np.ndarray, theta: float, n_levels: int):
-        self.codes = codes
-        self.values = theta * z
-        self.n_levels = n_levels
-
-    def times(self, u: np.ndarray) -> np.ndarray:
-        return self.values * u[self.codes]
-
-    def t_times(self, v: np.ndarray) -> np.ndarray:
-        if v.ndim == 1:
-            return np.bincount(self.codes, self.values * v, minlength=self.n_levels)
-        return np.column_stack([np.bincount(self.codes, self.values * v[:, j], minlength=self.n_levels)
-                                for j in range(v.shape[1])])
-
-    def factor(self, w: np.ndarray) -> _DiagonalFactor:
-        return _DiagonalFactor(np.bincount(self.codes, w * self.values**2, minlength=self.n_levels) + 1.0)
-
-
-class _SparseZLambda:
-    """:math:`Z\\Lambda_\\theta` as a sparse matrix (any number and shape of terms)."""
-
-    def __init__(self, Z: sp.csr_matrix, Lambda: sp.spmatrix):
-        self.M = (Z @ Lambda).tocsr()
-        self.Mt = self.M.T.tocsr()
-
-    def times(self, u: np.ndarray) -> np.ndarray:
-        return self.M @ u
-
-    def t_times(self, v: np.ndarray) -> np.ndarray:
-        return np.asarray(self.Mt @ v)
-
-    def factor(self, w: np.ndarray) -> _DenseFactor:
-        A = (self.Mt @ sp.diags(w) @ self.M).toarray()
-        A[np.diag_indices_from(A)] += 1.0
-        return _DenseFactor(A)
-
-
-def lambda_matrix(terms: tuple[TermLayout, ...], theta: np.ndarray) -> sp.csr_matrix:
-    """:math:`\\Lambda_\\theta`: block diagonal, one copy of the template :math:`T_i` per level."""
-    blocks = [sp.kron(sp.identity(t.n_levels), sp.csr_matrix(t.template(theta))) for t in terms]
-    return sp.block_diag(blocks, format="csr")
-
-
-def z_lambda(data: GlmmData, theta: np.ndarray) -> _ScalarZLambda | _SparseZLambda:
+def z_lambda(data: GlmmData, theta: np.ndarray) -> ScalarZLambda | BlockedZLambda:
     """:math:`Z\\Lambda_\\theta` in the cheapest form the design allows."""
     if data.single_scalar:
         codes, z = data.scalar_term
-        return _ScalarZLambda(codes, z, float(theta[0]), data.terms[0].n_levels)
-    return _SparseZLambda(data.Z, lambda_matrix(data.terms, theta))
+        return ScalarZLambda(codes, data.level_indicator, z, float(theta[0]))
+    return BlockedZLambda(data.plan, data.terms, data.term_matrices, np.asarray(theta, dtype=float))
 
 
-# -- PIRLS ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PirlsStart:
+    """The first iterate of PIRLS from a stored linear predictor (lme4's ``lp0``): the same for
+    every evaluation that starts there, so it is computed once.
+
+    Attributes
+    ----------
+    eta, mu : numpy.ndarray
+        Linear predictor (offset included) and mean.
+    weights, working_response : numpy.ndarray
+        :math:`W` and :math:`z` at that mean.
+    """
+
+    eta: np.ndarray
+    mu: np.ndarray
+    weights: np.ndarray
+    working_response: np.ndarray
+
+
+def pirls_start(data: GlmmData, linear_predictor: np.ndarray) -> PirlsStart:
+    """The first iterate from ``linear_predictor`` (offset excluded)."""
+    response = data.response
+    eta = linear_predictor if response.offset is None else linear_predictor + response.offset
+    mu, reuse = response.link.mean(eta)
+    w, z = response.working(eta, mu, reuse)
+    return PirlsStart(eta=eta, mu=mu, weights=w, working_response=z)
 
 
 @dataclass(frozen=True)
@@ -254,13 +245,7 @@ class PirlsResult:
         return self.aic + self.sqr_u + self.log_det_L2
 
 
-def working_weights(family: Family, eta: np.ndarray, prior: np.ndarray) -> np.ndarray:
-    """:math:`W_i = w_i\\,(d\\mu/d\\eta)_i^2 / V(\\mu_i)`."""
-    mu = family.linkinv(eta)
-    return prior * family.mu_eta(eta) ** 2 / family.variance(mu)
-
-
-def penalized_irls(data: GlmmData, theta: np.ndarray, beta: np.ndarray, start: np.ndarray, *,
+def penalized_irls(data: GlmmData, theta: np.ndarray, beta: np.ndarray, start: np.ndarray | PirlsStart, *,
                    update_beta: bool, tol: float = TOL_PWRSS, maxit: int = PIRLS_MAXIT) -> PirlsResult:
     """Run PIRLS at theta, starting from the linear predictor ``start`` (offset excluded).
 
@@ -284,8 +269,9 @@ def penalized_irls(data: GlmmData, theta: np.ndarray, beta: np.ndarray, start: n
         Covariance parameters.
     beta : numpy.ndarray
         Fixed effects (ignored when ``update_beta``).
-    start : numpy.ndarray
-        Linear predictor without the offset to start from (lme4's ``lp0``).
+    start : numpy.ndarray or PirlsStart
+        Linear predictor without the offset to start from (lme4's ``lp0``), or its first
+        iterate from :func:`pirls_start`.
     update_beta : bool
         Estimate beta jointly with u (lme4's ``nAGQ = 0`` stage) or keep it fixed.
 
@@ -294,41 +280,45 @@ def penalized_irls(data: GlmmData, theta: np.ndarray, beta: np.ndarray, start: n
     PirlsError
         When step halving fails or the iterations do not converge.
     """
-    family = data.family
+    response = data.response
+    first = start if isinstance(start, PirlsStart) else pirls_start(data, start)
     zl = z_lambda(data, theta)
     fixed = data.X @ beta
     u = np.zeros(data.q)
-    eta = start + data.offset
-    mu = family.linkinv(eta)
+    eta, mu, reuse = first.eta, first.mu, None
+    w, z_work = first.weights, first.working_response
     old_pdev = np.inf
+    dev = np.zeros(0)
     for iteration in range(1, maxit + 1):
-        w = working_weights(family, eta, data.weights)
+        if iteration > 1:
+            w, z_work = response.working(eta, mu, reuse)
         factor = zl.factor(w)
-        z_work = eta - data.offset + (data.y - mu) / family.mu_eta(eta)
         if update_beta:
             new_u, new_beta = _joint_step(data, zl, factor, w, z_work)
+            new_fixed = data.X @ new_beta
         else:
-            new_u, new_beta = factor.solve(zl.t_times(w * (z_work - fixed))), beta
-        pdev, eta, mu = _penalized_deviance(data, zl, new_u, new_beta)
+            new_u, new_beta, new_fixed = factor.solve(zl.t_times(w * (z_work - fixed))), beta, fixed
+        pdev, eta, mu, reuse, dev = _penalized_deviance(response, zl, new_u, new_fixed)
         if abs(old_pdev - pdev) < tol * abs(pdev):
             u, beta = new_u, new_beta
             break
         if not pdev <= old_pdev:
-            pdev, eta, mu, new_u, new_beta = _halve(data, zl, u, beta, new_u, new_beta, old_pdev, tol)
+            pdev, eta, mu, reuse, dev, new_u, new_beta = _halve(data, zl, u, beta, new_u, new_beta,
+                                                                 old_pdev, tol, update_beta)
         u, beta, old_pdev = new_u, new_beta, pdev
-        fixed = data.X @ beta
+        if update_beta:
+            fixed = data.X @ beta
     else:
         raise PirlsError(f"PIRLS did not converge in {maxit} iterations")
-    dev = family.dev_resids(data.y, mu, data.weights)
     return PirlsResult(
-        u=u, beta=beta, eta=eta, mu=mu, linear_predictor=eta - data.offset, dev_resids=dev,
-        aic=family.aic(data.y, mu, data.weights, data.trials),
-        sqr_u=float(u @ u), log_det_L2=factor.log_det, l_diagonal=factor.l_diagonal,
+        u=u, beta=beta, eta=eta, mu=mu,
+        linear_predictor=eta if response.offset is None else eta - response.offset, dev_resids=dev,
+        aic=response.aic(mu), sqr_u=float(u @ u), log_det_L2=factor.log_det, l_diagonal=factor.l_diagonal,
         working_weights=w, iterations=iteration,
     )
 
 
-def _joint_step(data: GlmmData, zl, factor, w: np.ndarray, z_work: np.ndarray
+def _joint_step(data: GlmmData, zl: Any, factor: Any, w: np.ndarray, z_work: np.ndarray
                 ) -> tuple[np.ndarray, np.ndarray]:
     """Solve for (u, beta) jointly: beta from the Schur complement, then u."""
     WX = data.X * w[:, None]
@@ -341,26 +331,30 @@ def _joint_step(data: GlmmData, zl, factor, w: np.ndarray, z_work: np.ndarray
     return u, beta
 
 
-def _penalized_deviance(data: GlmmData, zl, u: np.ndarray, beta: np.ndarray
-                        ) -> tuple[float, np.ndarray, np.ndarray]:
-    """:math:`\\sum_i d_i(y_i, \\mu_i) + \\lVert u\\rVert^2` with the new eta and mu."""
-    eta = data.X @ beta + zl.times(u) + data.offset
-    mu = data.family.linkinv(eta)
-    return float(np.sum(data.family.dev_resids(data.y, mu, data.weights)) + u @ u), eta, mu
+def _penalized_deviance(response: GlmResponse, zl: Any, u: np.ndarray, fixed: np.ndarray
+                        ) -> tuple[float, np.ndarray, np.ndarray, Any, np.ndarray]:
+    """:math:`\\sum_i d_i(y_i, \\mu_i) + \\lVert u\\rVert^2` with the new eta, mu (and what the
+    slope can reuse) and unit deviances, at ``fixed`` :math:`= X\\beta`."""
+    eta = response.linear_predictor(fixed, zl.times(u))
+    mu, reuse = response.link.mean(eta)
+    dev = response.unit_deviances(mu)
+    return float(np.sum(dev) + u @ u), eta, mu, reuse, dev
 
 
-def _halve(data: GlmmData, zl, u: np.ndarray, beta: np.ndarray, new_u: np.ndarray,
-           new_beta: np.ndarray, old_pdev: float, tol: float):
+def _halve(data: GlmmData, zl: Any, u: np.ndarray, beta: np.ndarray, new_u: np.ndarray,
+           new_beta: np.ndarray, old_pdev: float, tol: float, update_beta: bool) -> tuple[Any, ...]:
     """lme4's step halving: move halfway back towards the previous iterate, at most 10 times."""
     pdev = np.inf
+    fixed = data.X @ beta
     for _ in range(MAX_HALVINGS):
         new_u, new_beta = (u + new_u) / 2.0, (beta + new_beta) / 2.0
-        pdev, eta, mu = _penalized_deviance(data, zl, new_u, new_beta)
+        new_fixed = data.X @ new_beta if update_beta else fixed
+        pdev, eta, mu, reuse, dev = _penalized_deviance(data.response, zl, new_u, new_fixed)
         if pdev <= old_pdev:
             break
     if not pdev - old_pdev <= tol:
         raise PirlsError("PIRLS step-halvings failed to reduce the penalized deviance")
-    return pdev, eta, mu, new_u, new_beta
+    return pdev, eta, mu, reuse, dev, new_u, new_beta
 
 
 def unscaled_fixed_vcov(data: GlmmData, theta: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -384,12 +378,9 @@ def conditional_variances(data: GlmmData, theta: np.ndarray, w: np.ndarray) -> l
 
     Returns one array of shape ``(n_levels, k, k)`` per term.
     """
-    A_inv = z_lambda(data, theta).factor(w).inverse()
+    blocks = z_lambda(data, theta).factor(w).diagonal_blocks_of_inverse(data.terms)
     out = []
-    for t in data.terms:
-        idx = np.arange(t.b_slice.start, t.b_slice.stop)
-        block = A_inv[np.ix_(idx, idx)].reshape(t.n_levels, t.k, t.n_levels, t.k)
-        diag = np.einsum("lalb->lab", block)
+    for t, diag in zip(data.terms, blocks):
         T = t.template(theta)
         out.append(np.einsum("ab,lbc,dc->lad", T, diag, T))
     return out

@@ -8,6 +8,7 @@ that algorithm with lme4's rules for the first simplex, the moves and the stoppi
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -49,14 +50,14 @@ def nelder_mead(objective: Callable[[np.ndarray], float], start: np.ndarray, low
             pts[i, i + 1] = lower[i] if x0[i] - lower[i] > 0.1 * size else x0[i] + size
         if _close(pts[i, i + 1], x0[i]):
             raise ValueError("cannot generate a feasible Nelder-Mead simplex")
-    best = {"x": x0.copy(), "f": np.inf, "evals": 0}
+    best = _Best(x0.copy(), np.inf, 0)
 
     def evaluate(x: np.ndarray) -> float:
         value = float(objective(x))
-        best["evals"] += 1
-        if value < best["f"]:
-            best["x"], best["f"] = x.copy(), value
-        if best["evals"] > maxeval:
+        best.evals += 1
+        if value < best.f:
+            best.x, best.f = x.copy(), value
+        if best.evals > maxeval:
             raise _EvaluationLimit
         return value
 
@@ -68,7 +69,7 @@ def nelder_mead(objective: Callable[[np.ndarray], float], start: np.ndarray, low
         return new, not (same_as_centroid or same_as_old)
 
     def result(message: str, ok: bool = True) -> RunResult:
-        return RunResult(best["x"], best["f"], ok, message, 0 if ok else -1, best["evals"])
+        return RunResult(best.x, best.f, ok, message, 0 if ok else -1, best.evals)
 
     try:
         vals = np.array([evaluate(pts[:, k]) for k in range(n + 1)])
@@ -112,6 +113,15 @@ def nelder_mead(objective: Callable[[np.ndarray], float], start: np.ndarray, low
             vals = np.array([evaluate(pts[:, k]) for k in range(n + 1)])
     except _EvaluationLimit:
         return result(f"failure to converge in {maxeval} evaluations", ok=False)
+
+
+@dataclass
+class _Best:
+    """The best point evaluated so far, its value, and the number of evaluations."""
+
+    x: np.ndarray
+    f: float
+    evals: int
 
 
 class _EvaluationLimit(Exception):

@@ -11,10 +11,11 @@
       \\mathrm{Df} = \\mathrm{npar}_k - \\mathrm{npar}_{k-1},\\qquad
       p = P(\\chi^2_{\\mathrm{Df}} > \\chi^2).
 
-* ``anova(fit)``: lmerTest's type III table: for each fixed-effects term the F test of its
-  type III contrast (:func:`type3_contrasts`; the term's own coefficients unless the term
-  is contained in a higher-order term) with Satterthwaite's denominator df
-  (:func:`mlmtools.inference.contrasts.contest_md`).
+* ``anova(fit, type=3)``: lmerTest's table of the fixed effects: for each term the F test of
+  its contrast of type III (:func:`type3_contrasts`; the term's own coefficients unless the
+  term is contained in a higher-order term), II or I
+  (:mod:`mlmtools.inference.anova_contrasts`) with Satterthwaite's or Kenward and Roger's
+  denominator df (:func:`mlmtools.inference.contrasts.contest_md`).
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ from scipy import stats
 
 from mlmtools.formula import FixedSpec
 from mlmtools.frame import ModelFrame
+from mlmtools.inference.anova_contrasts import type1_contrasts, type2_contrasts
 from mlmtools.inference.contrasts import ContrastFit, FixedEffectsState, check_ddf, contest_md
+from mlmtools.rstyle.lmertest_tables import DDF_TITLES, FixedEffectsAnova
 from mlmtools.rstyle.numbers import zapsmall
 from mlmtools.rstyle.summaries import AnovaTable
 
@@ -53,19 +56,20 @@ class FittedData(Protocol):
 
 
 @runtime_checkable
-class AnovaFit(ContrastFit, Protocol):
-    """What the ANOVA tables read from a fit; :class:`~mlmtools.lmm.result.LmerResult` is one."""
+class LikelihoodFit(Protocol):
+    """What a likelihood-ratio table reads from a fit (lmer and glmer fits are ones)."""
 
-    formula: str
-    data_name: str
+    @property
+    def formula(self) -> str:
+        """The model formula."""
+
+    @property
+    def data_name(self) -> str:
+        """The data's name, for the table's heading."""
 
     @property
     def state(self) -> ModelState:
         """Estimates and model frame."""
-
-    @property
-    def model(self) -> FittedData:
-        """The unfitted model, with its data."""
 
     @property
     def REML(self) -> bool:
@@ -83,11 +87,27 @@ class AnovaFit(ContrastFit, Protocol):
     def loglik(self) -> float:
         """Maximised log-likelihood."""
 
+    def refit_ml(self) -> LikelihoodFit:
+        """The same model fitted by maximum likelihood."""
+
+
+@runtime_checkable
+class AnovaFit(ContrastFit, LikelihoodFit, Protocol):
+    """What the ANOVA tables read from a fit; :class:`~mlmtools.lmm.result.LmerResult` is one."""
+
+    @property
+    def state(self) -> ModelState:
+        """Estimates and model frame."""
+
+    @property
+    def model(self) -> FittedData:
+        """The unfitted model, with its data."""
+
     def refit_ml(self) -> AnovaFit:
         """The same model fitted by maximum likelihood."""
 
 
-def _same_data(fits: list[AnovaFit]) -> None:
+def _same_data(fits: list[LikelihoodFit]) -> None:
     first = fits[0].state.frame
     for fit in fits[1:]:
         frame = fit.state.frame
@@ -100,12 +120,12 @@ def _same_data(fits: list[AnovaFit]) -> None:
                              "differ); a likelihood-ratio test needs the same observations")
 
 
-def compare_models(*fits: AnovaFit, names: list[str] | None = None, refit: bool = True) -> AnovaTable:
-    """Likelihood-ratio table of nested linear mixed models (lme4's ``anova(m1, m2, ...)``).
+def compare_models(*fits: LikelihoodFit, names: list[str] | None = None, refit: bool = True) -> AnovaTable:
+    """Likelihood-ratio table of nested mixed models (lme4's ``anova(m1, m2, ...)``).
 
     Parameters
     ----------
-    *fits : ~mlmtools.lmm.result.LmerResult
+    *fits : ~mlmtools.lmm.result.LmerResult or ~mlmtools.glmm.result.GlmerResult
         Two or more models fitted to the same data.
     names : list of str, optional
         Row labels (default ``model1``, ``model2``, ...).
@@ -123,16 +143,15 @@ def compare_models(*fits: AnovaFit, names: list[str] | None = None, refit: bool 
     ValueError
         Fewer than two models, or models fitted to different data.
     """
-    fits = list(fits)
     if len(fits) < 2:
         raise ValueError("compare at least two models")
     for fit in fits:
-        if not isinstance(fit, AnovaFit):
-            raise TypeError(f"anova compares lmer fits, got {type(fit).__name__}")
+        if not isinstance(fit, LikelihoodFit):
+            raise TypeError(f"anova compares lmer or glmer fits, got {type(fit).__name__}")
     names = [f"model{i + 1}" for i in range(len(fits))] if names is None else list(names)
     if len(names) != len(fits):
         raise ValueError(f"{len(names)} names for {len(fits)} models")
-    _same_data(fits)
+    _same_data(list(fits))
     refitted = refit and any(f.REML for f in fits)
     used = [f.refit_ml() for f in fits] if refit else fits
     order = sorted(range(len(fits)), key=lambda i: used[i].npar)
@@ -208,18 +227,20 @@ def containment(fit: AnovaFit) -> dict[str, list[str]]:
             for small in spec.terms}
 
 
-def _data_rows(fit: AnovaFit) -> pd.DataFrame:
-    """The rows of the fitting data that the model used."""
+def fitted_data_rows(fit: AnovaFit, purpose: str = "type III contrasts for terms contained in other terms"
+                     ) -> pd.DataFrame:
+    """The rows of the fitting data that the model used (``purpose`` names what needs them in
+    the error raised when they are not available)."""
     data = fit.model.data
     if data is None:
-        raise ValueError("type III contrasts for terms contained in other terms need the data "
-                         "the model was fitted to; fit the model with lmer(formula, data)")
+        raise ValueError(f"{purpose} need the data the model was fitted to; fit the model with "
+                         "lmer(formula, data)")
     rows = fit.state.frame.row_index
     if len(data) == len(rows):
         return data
     if not data.index.is_unique:
-        raise ValueError("type III contrasts need a data frame with a unique index when rows "
-                         "were dropped for missing values")
+        raise ValueError(f"{purpose} need a data frame with a unique index when rows were dropped "
+                         "for missing values")
     return data.iloc[data.index.get_indexer(rows)]
 
 
@@ -229,7 +250,7 @@ def _overparameterized_design(fit: AnovaFit) -> tuple[np.ndarray, dict[str, slic
     frame = fit.state.frame
     parsed = frame.parsed
     spec = parsed.fixed
-    data = _data_rows(fit)
+    data = fitted_data_rows(fit)
     blocks = [np.ones((frame.n, 1))] if spec.intercept else []
     positions, start = {}, len(blocks)
     for term in spec.terms:
@@ -286,7 +307,7 @@ def _coefficient_rows(X: np.ndarray, design: np.ndarray, columns: dict[str, list
     rows = []
     term_of = {j: label for label, cols in columns.items() for j in cols}
     for j in range(X.shape[1]):
-        block = positions.get(term_of.get(j), slice(0, 1))
+        block = positions.get(term_of.get(j, ""), slice(0, 1))
         candidates = range(block.start, block.stop)
         match = next((c for c in candidates if np.allclose(design[:, c], X[:, j], rtol=0, atol=1e-12)),
                      None)
@@ -296,32 +317,61 @@ def _coefficient_rows(X: np.ndarray, design: np.ndarray, columns: dict[str, list
     return rows
 
 
-def type3_table(fit: AnovaFit, ddf: str = "satterthwaite",
-                derivatives: str | None = None) -> AnovaTable:
-    """lmerTest's type III ANOVA table (``anova(fit)``).
+ANOVA_TYPES = (1, 2, 3)
 
-    For each term, the F test of :math:`L\\beta = 0` with the term's type III contrast
-    :math:`L` (:func:`type3_contrasts`) is :func:`mlmtools.inference.contrasts.contest_md`:
-    Sum Sq = F q :math:`\\hat\\sigma^2`, Mean Sq = F :math:`\\hat\\sigma^2`.
-    """
-    contrasts = type3_contrasts(fit)
-    rows = []
-    for L in contrasts.values():
-        if not len(L):
-            rows.append(pd.DataFrame({c: [np.nan] for c in F_COLUMNS}))
-            continue
-        rows.append(contest_md(fit, L, ddf=ddf, derivatives=derivatives))
+
+def check_anova_type(type: int | str) -> int:
+    """An ANOVA type as 1, 2 or 3 (also ``"1"``, ``"I"``, ``"II"``, ``"III"``), or ValueError."""
+    names = {"1": 1, "2": 2, "3": 3, "I": 1, "II": 2, "III": 3}
+    value = names.get(type.upper()) if isinstance(type, str) else type
+    if isinstance(value, bool) or value not in ANOVA_TYPES:
+        raise ValueError(f"type must be 1, 2 or 3 (or 'I', 'II', 'III'), got {type!r}")
+    return int(value)
+
+
+def term_contrasts(fit: AnovaFit, type: int) -> dict[str, np.ndarray]:
+    """Each fixed-effects term's contrast matrix for the ANOVA table of the given type
+    (:mod:`mlmtools.inference.anova_contrasts`, :func:`type3_contrasts`)."""
+    X = np.asarray(fit.state.frame.X, dtype=float)
+    if type == 1:
+        return type1_contrasts(X, term_columns(fit))
+    if type == 2:
+        return type2_contrasts(X, term_columns(fit), containment(fit))
+    return type3_contrasts(fit)
+
+
+def f_table(fit: AnovaFit, contrasts: dict[str, np.ndarray], ddf: str, derivatives: str | None) -> pd.DataFrame:
+    """One F test per contrast (:func:`~mlmtools.inference.contrasts.contest_md`), rows named by the
+    contrasts' keys; NaN for an empty contrast or one with missing entries, as lmerTest."""
+    if not contrasts:
+        return pd.DataFrame({c: pd.Series(dtype=float) for c in F_COLUMNS}).astype({"NumDF": "Int64"})
+    rows = [pd.DataFrame({c: [np.nan] for c in F_COLUMNS}) if not len(L) or np.isnan(L).any()
+            else contest_md(fit, L, ddf=ddf, derivatives=derivatives) for L in contrasts.values()]
     table = pd.concat(rows, ignore_index=True)
     table.index = list(contrasts)
     table["NumDF"] = table["NumDF"].astype("Int64")
-    title = {"satterthwaite": "Satterthwaite's method", "residual": "residual degrees of freedom",
-             "none": "normal approximation"}[ddf]
-    heading = [f"Type III Analysis of Variance Table with {title}"]
-    return AnovaTable(table=table, heading=heading)
+    return table
+
+
+def fixed_effects_table(fit: AnovaFit, type: int | str = 3, ddf: str = "satterthwaite",
+                        derivatives: str | None = None) -> FixedEffectsAnova:
+    """lmerTest's ANOVA table of the fixed effects (``anova(fit, type, ddf)``).
+
+    For each term, the F test of :math:`L\\beta = 0` with the term's contrast :math:`L` of the
+    given type (:func:`term_contrasts`), computed by
+    :func:`mlmtools.inference.contrasts.contest_md`: Sum Sq = F q :math:`\\hat\\sigma^2`,
+    Mean Sq = F :math:`\\hat\\sigma^2` (for Kenward-Roger with the unscaled F).
+    """
+    type = check_anova_type(type)
+    ddf = check_ddf(ddf)
+    contrasts = term_contrasts(fit, type)
+    heading = [f"Type {'I' * type} Analysis of Variance Table with {DDF_TITLES[ddf]}"]
+    return FixedEffectsAnova(table=f_table(fit, contrasts, ddf, derivatives), heading=heading, type=type,
+                             ddf=ddf, contrasts=contrasts)
 
 
 def anova(*fits: AnovaFit, names: list[str] | None = None, refit: bool = True,
-          ddf: str = "satterthwaite", derivatives: str | None = None,
+          ddf: str = "satterthwaite", derivatives: str | None = None, type: int | str = 3,
           **named: AnovaFit) -> AnovaTable:
     """ANOVA for linear mixed models.
 
@@ -338,16 +388,22 @@ def anova(*fits: AnovaFit, names: list[str] | None = None, refit: bool = True,
     with :math:`\\ell_0, \\ell_1` the maximised log-likelihoods of the smaller and the
     larger model.
 
-    ``anova(fit)`` gives lmerTest's type III F table (:func:`type3_table`): for each term,
-    the F test of :math:`L\\beta = 0` with the term's type III contrast :math:`L` (q rows),
+    A first argument that is not an lmer fit but has an ``anova`` method (a GEE fit) gets that
+    method's tables: ``anova(gee1, gee2)`` is ``gee1.anova(gee2)``.
+
+    ``anova(fit)`` gives lmerTest's F table of the fixed effects (:func:`fixed_effects_table`),
+    type III unless ``type`` says otherwise: for each term, the F test of :math:`L\\beta = 0`
+    with the term's contrast :math:`L` of that type (q rows; type I sequential, type II
+    adjusted for the terms that do not contain it, type III the lmerTest default),
 
     .. math::
         F = \\frac{1}{q}\\,\\hat\\beta^\\top L^\\top (L C L^\\top)^{-1} L\\hat\\beta
         \\sim F_{q,\\nu},
 
     :math:`C = \\mathrm{vcov}(\\hat\\beta)`, with Satterthwaite's denominator df :math:`\\nu`
-    (:func:`mlmtools.inference.contrasts.contest_md`); ``derivatives`` chooses how Satterthwaite's
-    derivatives are taken (:mod:`mlmtools.inference.satterthwaite`).
+    (:func:`mlmtools.inference.contrasts.contest_md`), or Kenward and Roger's adjusted covariance,
+    df and scaled F (:mod:`mlmtools.inference.kenward_roger`); ``derivatives`` chooses how
+    Satterthwaite's derivatives are taken (:mod:`mlmtools.inference.satterthwaite`).
 
     Parameters
     ----------
@@ -357,17 +413,20 @@ def anova(*fits: AnovaFit, names: list[str] | None = None, refit: bool = True,
         Row labels of the likelihood-ratio table (default ``model1``, ``model2``, ...).
     refit : bool
         Refit REML fits by ML before comparing them (lme4's default).
-    ddf : {"satterthwaite", "residual", "none"}
-        Denominator df of the type III F tests (``"none"``: chi-square tests).
+    ddf : {"satterthwaite", "kenward-roger", "residual", "none"}
+        Denominator df of the F tests of one fit (``"none"``: chi-square tests).
     derivatives : {"analytic", "numerical"}, optional
         How Satterthwaite's derivatives are taken.
+    type : {1, 2, 3}
+        The type of the F table of one fit (also ``"I"``, ``"II"``, ``"III"``).
     **named : ~mlmtools.lmm.result.LmerResult
         Fits passed by keyword; the keywords become row labels.
 
     Returns
     -------
     ~mlmtools.rstyle.summaries.AnovaTable
-        Its ``table`` holds the numbers; ``print()`` shows R's layout.
+        Its ``table`` holds the numbers; ``print()`` shows R's layout. For one fit a
+        :class:`~mlmtools.rstyle.lmertest_tables.FixedEffectsAnova`.
 
     Raises
     ------
@@ -394,6 +453,12 @@ def anova(*fits: AnovaFit, names: list[str] | None = None, refit: bool = True,
     Days  30031   30031     1    17  45.853 3.264e-06 ***
     ---
     Signif. codes:  0 '***' 0.001 '**' 0.01 '*' 0.05 '.' 0.1 ' ' 1
+    >>> print(anova(m2, type=1, ddf="kenward-roger"))
+    Type I Analysis of Variance Table with Kenward-Roger's method
+         Sum Sq Mean Sq NumDF DenDF F value    Pr(>F)
+    Days  30031   30031     1    17  45.853 3.264e-06 ***
+    ---
+    Signif. codes:  0 '***' 0.001 '**' 0.01 '*' 0.05 '.' 0.1 ' ' 1
     """
     ddf = check_ddf(ddf)
     models = list(fits) + list(named.values())
@@ -401,9 +466,14 @@ def anova(*fits: AnovaFit, names: list[str] | None = None, refit: bool = True,
         names = [f"model{i + 1}" for i in range(len(fits))] + list(named)
     if not models:
         raise ValueError("anova needs at least one fitted model")
+    own_tests = None if isinstance(models[0], AnovaFit) else getattr(models[0], "anova", None)
+    if callable(own_tests):
+        # another model's own tests, e.g. geepack's Wald tests of a GEE fit (GeeFit.anova)
+        table: AnovaTable = own_tests(*models[1:])
+        return table
     for model in models:
         if not isinstance(model, AnovaFit):
-            raise TypeError(f"anova compares lmer fits, got {type(model).__name__}")
+            raise TypeError(f"anova compares lmer fits, got {model.__class__.__name__}")
     if len(models) == 1:
-        return type3_table(models[0], ddf, derivatives)
+        return fixed_effects_table(models[0], type, ddf, derivatives)
     return compare_models(*models, names=names, refit=refit)

@@ -3,7 +3,8 @@
 For a contrast matrix :math:`L` and the estimates :math:`\\hat\\beta` with covariance
 :math:`C`: one row gives a t-test (:func:`contest1d`), several rows an F test
 (:func:`contest_md`), each with Satterthwaite's denominator df
-(:mod:`mlmtools.inference.satterthwaite`), the residual df, or none (z and chi-square
+(:mod:`mlmtools.inference.satterthwaite`), Kenward and Roger's (adjusted covariance, df and F
+scaling, :mod:`mlmtools.inference.kenward_roger`), the residual df, or none (z and chi-square
 tests); :func:`coefficient_table` is the t-test of every coefficient (the summary's table).
 
 The functions read a fit through the small :class:`ContrastFit` protocol (the estimates and
@@ -13,16 +14,20 @@ the Satterthwaite quantities), so any model that offers them can be tested;
 
 from __future__ import annotations
 
+import warnings
 from functools import lru_cache
 from typing import Protocol
 
 import numpy as np
 import pandas as pd
-from scipy import special
+from scipy import special, stats
 
+from mlmtools._stacklevel import user_stacklevel
+from mlmtools.exceptions import MlmtoolsWarning
+from mlmtools.inference.kenward_roger import KenwardRogerAdjustment, kenward_roger_df, kenward_roger_test
 from mlmtools.inference.satterthwaite import VarparInformation, fstat_ddf, satterthwaite_df
 
-DDF_METHODS = ("satterthwaite", "residual", "none")
+DDF_METHODS = ("satterthwaite", "kenward-roger", "residual", "none")
 
 
 class FixedEffectsState(Protocol):
@@ -59,12 +64,17 @@ class ContrastFit(Protocol):
     def satterthwaite(self, derivatives: str | None = None) -> VarparInformation:
         """Satterthwaite's quantities (``derivatives``: how they are taken)."""
 
+    def kenward_roger(self) -> KenwardRogerAdjustment:
+        """Kenward and Roger's adjusted covariance and its pieces."""
+
 
 def check_ddf(ddf: str) -> str:
-    """Normalise a ``ddf`` argument (case-insensitive) or raise ValueError naming the choices."""
-    if not isinstance(ddf, str) or ddf.lower() not in DDF_METHODS:
+    """Normalise a ``ddf`` argument (case-insensitive; ``"Kenward-Roger"`` and
+    ``"kenward_roger"`` are ``"kenward-roger"``) or raise ValueError naming the choices."""
+    name = ddf.lower().replace("_", "-") if isinstance(ddf, str) else ddf
+    if name not in DDF_METHODS:
         raise ValueError(f"ddf must be one of {DDF_METHODS}, got {ddf!r}")
-    return ddf.lower()
+    return str(name)
 
 
 def _as_matrix(fit: ContrastFit, L: np.ndarray | pd.Series | pd.DataFrame) -> np.ndarray:
@@ -81,8 +91,10 @@ def _as_matrix(fit: ContrastFit, L: np.ndarray | pd.Series | pd.DataFrame) -> np
             raise ValueError(f"the contrast names {', '.join(map(repr, unknown))}, which "
                              f"{'is not a fixed effect' if len(unknown) == 1 else 'are not fixed effects'}"
                              f" of the model; the fixed effects are: {', '.join(names)}")
-        L = (L.reindex(names, fill_value=0.0) if isinstance(L, pd.Series)
-             else L.reindex(columns=names, fill_value=0.0))
+        if isinstance(L, pd.Series):
+            L = L.reindex(names, fill_value=0.0)
+        elif isinstance(L, pd.DataFrame):
+            L = L.reindex(columns=names, fill_value=0.0)
     L = np.atleast_2d(np.asarray(L, dtype=float))
     if L.ndim != 2 or L.shape[1] != len(names):
         raise ValueError(f"the contrast has {L.shape[-1]} columns; the model has {len(names)} fixed "
@@ -108,7 +120,11 @@ def _as_rhs(rhs: float | np.ndarray, n_rows: int) -> np.ndarray:
 def _denominator_df(fit: ContrastFit, L: np.ndarray, ddf: str, derivatives: str | None) -> np.ndarray:
     """One denominator df per row of L."""
     if ddf == "satterthwaite":
-        return satterthwaite_df(fit.satterthwaite(derivatives), np.atleast_2d(L))
+        df = satterthwaite_df(fit.satterthwaite(derivatives), np.atleast_2d(L))
+        return np.atleast_1d(np.asarray(df, dtype=float))
+    if ddf == "kenward-roger":
+        adjustment = fit.kenward_roger()
+        return np.array([kenward_roger_df(row, adjustment) for row in np.atleast_2d(L)])
     value = float(fit.state.residual_df) if ddf == "residual" else np.inf
     return np.full(np.atleast_2d(L).shape[0], value)
 
@@ -119,7 +135,8 @@ def _t_tests(fit: ContrastFit, L: np.ndarray, rhs: np.ndarray, ddf: str,
     ``row_names``, or 0, 1, ...)."""
     ddf = check_ddf(ddf)
     estimate = L @ fit.state.beta
-    se = np.sqrt(np.einsum("ri,ij,rj->r", L, fit.state.vcov, L))
+    covariance = fit.kenward_roger().vcov_adjusted if ddf == "kenward-roger" else fit.state.vcov
+    se = np.sqrt(np.einsum("ri,ij,rj->r", L, covariance, L))
     stat = (estimate - rhs) / se
     if ddf == "none":
         columns = [estimate, se, stat, 2 * special.ndtr(-np.abs(stat))]
@@ -168,13 +185,25 @@ def contest_md(fit: ContrastFit, L: np.ndarray, rhs: float | np.ndarray = 0.0,
     :math:`F = \\frac1q\\sum_m (P^\\top L\\hat\\beta)_m^2 / d_m`; the denominator df
     combines the Satterthwaite df :math:`\\nu_m = 2d_m^2/(g_m^\\top A g_m)` of the q
     rotated contrasts (:func:`~mlmtools.inference.satterthwaite.fstat_ddf`).
+
+    With ``ddf="kenward-roger"`` the test is Kenward and Roger's
+    (:func:`~mlmtools.inference.kenward_roger.kenward_roger_test`): F value
+    :math:`\\lambda F_U`, with the Sum Sq and Mean Sq of the unscaled :math:`F_U` (as lmerTest).
     """
     ddf = check_ddf(ddf)
     L = _as_matrix(fit, L)
     beta = fit.state.beta
     rhs = _as_rhs(rhs, L.shape[0])
     if np.any(rhs != 0):
+        if np.linalg.matrix_rank(L) < L.shape[0]:
+            warnings.warn("Contrast is rank deficient and test may be affected", MlmtoolsWarning,
+                          stacklevel=user_stacklevel())
         beta = beta - np.linalg.pinv(L) @ rhs
+    if ddf == "kenward-roger":
+        table = _kenward_roger_ftest(fit, L, beta)
+        if table is not None:
+            return table
+        ddf = "satterthwaite"
     d, P = np.linalg.eigh(L @ fit.state.vcov @ L.T)
     order = np.argsort(d)[::-1]
     d, P = d[order], P[:, order]
@@ -190,12 +219,58 @@ def contest_md(fit: ContrastFit, L: np.ndarray, rhs: float | np.ndarray = 0.0,
                          "DenDF": [den], "F value": [F], "Pr(>F)": [p_value]})
 
 
+def _kenward_roger_ftest(fit: ContrastFit, L: np.ndarray, beta: np.ndarray) -> pd.DataFrame | None:
+    """lmerTest's Kenward-Roger F table of :math:`L\\beta = 0` at ``beta`` (already shifted by the
+    right-hand side), or None, with lmerTest's warning, when the test cannot be computed."""
+    try:
+        test = kenward_roger_test(L, beta, fit.kenward_roger())
+    except np.linalg.LinAlgError:
+        warnings.warn("Unable to compute Kenward-Roger F-test: using Satterthwaite instead", MlmtoolsWarning,
+                      stacklevel=user_stacklevel())
+        return None
+    mean_sq = test.F_unscaled * fit.state.sigma**2
+    return pd.DataFrame({"Sum Sq": [mean_sq * test.ndf], "Mean Sq": [mean_sq], "NumDF": [test.ndf],
+                         "DenDF": [test.ddf], "F value": [test.F],
+                         "Pr(>F)": [special.fdtrc(test.ndf, test.ddf, test.F)]})
+
+
+def contest_rows(fit: ContrastFit, L: np.ndarray | pd.Series | pd.DataFrame, rhs: float | np.ndarray = 0.0,
+                 ddf: str = "satterthwaite", level: float = 0.95, derivatives: str | None = None) -> pd.DataFrame:
+    """One t-test per row of ``L`` with confidence limits (lmerTest's ``contest(joint = FALSE)``):
+    the columns of :func:`contest1d` and ``lower``, ``upper``
+    :math:`= L^\\top\\hat\\beta \\mp t_{\\nu,(1+\\text{level})/2}\\,\\mathrm{SE}` before the p-value
+    (normal quantiles for ``ddf="none"``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mlmtools.datasets import sleepstudy
+    >>> from mlmtools.lmm import lmer
+    >>> fit = lmer("Reaction ~ Days + (Days | Subject)", sleepstudy())
+    >>> print(contest_rows(fit, np.eye(2)).round(3))
+       Estimate  Std. Error    df  t value    lower    upper  Pr(>|t|)
+    0   251.405       6.825  17.0   36.838  237.006  265.804       0.0
+    1    10.467       1.546  17.0    6.771    7.206   13.729       0.0
+    """
+    if not 0 < level < 1:
+        raise ValueError(f"level must be between 0 and 1, got {level!r}")
+    matrix = _as_matrix(fit, L)
+    table = _t_tests(fit, matrix, _as_rhs(rhs, matrix.shape[0]), ddf, derivatives)
+    df = table["df"].to_numpy() if "df" in table else np.full(len(table), np.inf)
+    margin = stats.t.ppf((1 + level) / 2, df) * table["Std. Error"].to_numpy()
+    table.insert(len(table.columns) - 1, "lower", table["Estimate"].to_numpy() - margin)
+    table.insert(len(table.columns) - 1, "upper", table["Estimate"].to_numpy() + margin)
+    return table
+
+
 def contest(fit: ContrastFit, L: np.ndarray | pd.Series | pd.DataFrame, rhs: float | np.ndarray = 0.0,
-            ddf: str = "satterthwaite", derivatives: str | None = None) -> pd.DataFrame:
+            ddf: str = "satterthwaite", derivatives: str | None = None, joint: bool = True,
+            level: float = 0.95) -> pd.DataFrame:
     """Test linear contrasts of the fixed effects, as lmerTest's ``contest``.
 
     One row (a vector) gives a t-test table (:func:`contest1d`); several rows give an F
-    test with Satterthwaite's denominator df (:func:`contest_md`).
+    test (:func:`contest_md`), or with ``joint=False`` one t-test per row with confidence
+    limits at ``level`` (:func:`contest_rows`). Satterthwaite's or Kenward and Roger's df.
 
     Parameters
     ----------
@@ -206,15 +281,19 @@ def contest(fit: ContrastFit, L: np.ndarray | pd.Series | pd.DataFrame, rhs: flo
     rhs : float or array_like
         Right-hand side of the hypothesis :math:`L\\beta = \\mathrm{rhs}`: one value, or
         one per row of ``L``.
-    ddf : {"satterthwaite", "residual", "none"}
+    ddf : {"satterthwaite", "kenward-roger", "residual", "none"}
     derivatives : {"analytic", "numerical"}, optional
         How Satterthwaite's derivatives are taken
         (:data:`~mlmtools.inference.satterthwaite.DEFAULT_DERIVATIVES` when None).
+    joint : bool
+        Test all rows jointly (an F test) or each row on its own.
+    level : float
+        Confidence level of the limits of ``joint=False``.
 
     Returns
     -------
     pandas.DataFrame
-        The t-test table (one row) or the F-test table (several rows).
+        The t-test table (one row, or ``joint=False``) or the F-test table (several rows).
 
     Raises
     ------
@@ -242,6 +321,8 @@ def contest(fit: ContrastFit, L: np.ndarray | pd.Series | pd.DataFrame, rhs: flo
     """
     matrix = _as_matrix(fit, L)
     values = _as_rhs(rhs, matrix.shape[0])
+    if not joint:
+        return contest_rows(fit, matrix, values, ddf, level, derivatives)
     if matrix.shape[0] == 1:
         return contest1d(fit, matrix[0], values[0], ddf, derivatives)
     return contest_md(fit, matrix, values, ddf, derivatives=derivatives)

@@ -48,7 +48,8 @@ def richardson(approximations: list[np.ndarray]) -> np.ndarray:
 def initial_steps(x: np.ndarray, d: float, eps: float = 1e-4) -> np.ndarray:
     """numDeriv's first steps :math:`h_0 = |d\\,x| + \\epsilon\\,[|x| < \\text{zero.tol}]`."""
     x = np.asarray(x, dtype=float)
-    return np.abs(d * x) + eps * (np.abs(x) < ZERO_TOL)
+    steps: np.ndarray = np.abs(d * x) + eps * (np.abs(x) < ZERO_TOL)
+    return steps
 
 
 def _unit(x: np.ndarray, i: int, h: np.ndarray) -> np.ndarray:
@@ -91,7 +92,9 @@ def hessian(func: Callable[[np.ndarray], np.ndarray | float], x: np.ndarray, d: 
     steps = [h0 / 2**m for m in range(r)]
 
     def second_difference(step: np.ndarray) -> np.ndarray:
-        return np.asarray(func(x + step), dtype=float) - 2 * f0 + np.asarray(func(x - step), dtype=float)
+        difference: np.ndarray = (np.asarray(func(x + step), dtype=float) - 2 * f0
+                                  + np.asarray(func(x - step), dtype=float))
+        return difference
 
     out = np.empty((k, k) + f0.shape)
     for i in range(k):

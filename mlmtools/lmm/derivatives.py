@@ -42,7 +42,9 @@ With one random-effects term, :math:`Q` and :math:`D_k` are block diagonal (one
 :math:`k \\times k` block per level) and everything is computed level by level from the
 cross-products of :class:`~mlmtools.lmm.problem.LmmProblem`.  With several terms the
 random-effects space is handled densely, which is done up to :data:`DENSE_MAX_Q` random
-effects.
+effects, unless the model is factored blockwise (:func:`~mlmtools.lmm.problem.uses_blocked_factor`):
+then the same quantities come from the blocked factor (:mod:`mlmtools.lmm.blocked_traces`), for
+any number of random effects.
 """
 
 from __future__ import annotations
@@ -53,16 +55,27 @@ import numpy as np
 import scipy.sparse as sp
 
 from mlmtools.inference import numderiv
-from mlmtools.lmm.pls import PlsSolution, block_cholesky_inverse, solve
+from mlmtools.lmm.blocked_traces import blocked_derivatives_available, blocked_theta_derivatives
+from mlmtools.lmm.level_blocks import block_cholesky_inverse
+from mlmtools.lmm.pls import PlsSolution, solve
 from mlmtools.lmm.problem import LmmProblem, TermLayout
 
 #: Largest number of random effects for which models with several terms get exact derivatives.
 DENSE_MAX_Q = 1500
 
 
-def analytic_available(problem: LmmProblem) -> bool:
-    """Whether :func:`varpar_derivatives` handles this model (one term, or a small q)."""
-    return len(problem.terms) == 1 or problem.q <= DENSE_MAX_Q
+def analytic_available(problem: LmmProblem, theta: np.ndarray | None = None) -> bool:
+    """Whether :func:`varpar_derivatives` handles this model: one term, a small q, or a model factored
+    blockwise whose templates with several columns are invertible at ``theta``
+    (:func:`~mlmtools.lmm.blocked_traces.blocked_derivatives_available`; without ``theta``, only
+    when every term has one column, which any theta allows)."""
+    if len(problem.terms) == 1 or problem.q <= DENSE_MAX_Q:
+        return True
+    if problem.crossed is None:
+        return False
+    if theta is None:
+        return all(t.k == 1 for t in problem.terms)
+    return blocked_derivatives_available(problem, theta)
 
 
 def _template_derivatives(t: TermLayout, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -150,14 +163,22 @@ def theta_derivatives(problem: LmmProblem, solution: PlsSolution) -> ThetaDeriva
     """The derivatives of the module docstring at ``solution.theta`` (REML or ML as
     ``solution.REML``).
 
+    A model factored blockwise gets them through its blocked factor
+    (:mod:`mlmtools.lmm.blocked_traces`) where its templates allow, and otherwise from the
+    dense pieces.
+
     Raises
     ------
     ValueError
-        For a model with several terms and more than :data:`DENSE_MAX_Q` random effects.
+        For a model with several terms and more than :data:`DENSE_MAX_Q` random effects, unless it
+        is factored blockwise with invertible templates for its terms with several columns.
     """
-    if not analytic_available(problem):
+    if problem.crossed is not None and blocked_derivatives_available(problem, solution.theta):
+        return ThetaDerivatives(*blocked_theta_derivatives(problem, solution))
+    if not (len(problem.terms) == 1 or problem.q <= DENSE_MAX_Q):
         raise ValueError(f"exact derivatives for several random-effects terms need q <= {DENSE_MAX_Q} "
-                         f"(this model has q = {problem.q})")
+                         f"or a model factored blockwise with invertible templates (this model has q = "
+                         f"{problem.q})")
     p = problem.p
     pieces = _single_term_pieces if len(problem.terms) == 1 else _dense_pieces
     Q, N, d, dd = pieces(problem, solution.theta)
@@ -276,7 +297,8 @@ def covbeta_varpar(problem: LmmProblem, REML: bool, varpar: np.ndarray) -> np.nd
     """lmerTest's ``get_covbeta``: :math:`\\sigma^2 R_X^{-1}R_X^{-\\top}` at :math:`\\theta`."""
     s = solve(problem, varpar[:-1], REML)
     RX_inv = np.linalg.inv(s.RX)
-    return varpar[-1] ** 2 * RX_inv @ RX_inv.T
+    covariance: np.ndarray = varpar[-1] ** 2 * RX_inv @ RX_inv.T
+    return covariance
 
 
 def varpar_hessian_jacobian(problem: LmmProblem, solution: PlsSolution, derivatives: str,
@@ -294,7 +316,7 @@ def varpar_hessian_jacobian(problem: LmmProblem, solution: PlsSolution, derivati
     tuple
         The Hessian, the Jacobian and the scheme used (``"analytic"`` or ``"numerical"``).
     """
-    if derivatives == "analytic" and analytic_available(problem):
+    if derivatives == "analytic" and analytic_available(problem, solution.theta):
         hessian, jacobian = varpar_derivatives(problem, solution, theta_der)
         return hessian, jacobian, "analytic"
     varpar = np.append(solution.theta, solution.sigma)

@@ -8,13 +8,20 @@ property reads that state.
 
 from __future__ import annotations
 
+import math
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from mlmtools._stacklevel import user_stacklevel
+from mlmtools.exceptions import MlmtoolsWarning
+from mlmtools.lmm.influence import cooks_distance, hat_diagonal
 from mlmtools.lmm.optimizer import OptSummary
+from mlmtools.lmm.re_form import RandomEffectsSelection
+from mlmtools.lmm.result_api import ResultAliases
 from mlmtools.lmm.state import MixedFitState
 from mlmtools.rstyle.summaries import VarcorrColumns, varcorr_frame
 
@@ -35,7 +42,7 @@ def _unique_names(names: Sequence[str]) -> list[str]:
     return out
 
 
-class MixedModelResult:
+class MixedModelResult(ResultAliases):
     """What every fitted mixed model (``lmer``, ``glmer``) shares.
 
     Subclasses provide the log-likelihood (``loglik``), the residual scale (``sigma``), the
@@ -71,17 +78,20 @@ class MixedModelResult:
     @property
     def data_name(self) -> str:
         """Name shown after ``Data:`` in printed output."""
-        return self.model.data_name
+        name: str = self.model.data_name
+        return name
 
     @property
     def weights_label(self) -> str | None:
         """The ``weights`` argument when it named a column (printed in the summary's call)."""
-        return self.model.weights_label
+        label: str | None = self.model.weights_label
+        return label
 
     @property
     def offset_label(self) -> str | None:
         """The ``offset`` argument when it named a column (printed in the summary's call)."""
-        return self.model.offset_label
+        label: str | None = self.model.offset_label
+        return label
 
     @property
     def optinfo(self) -> OptSummary:
@@ -149,7 +159,7 @@ class MixedModelResult:
     @property
     def bic(self) -> float:
         """:math:`-2\\ell + \\log(n)\\,\\mathrm{npar}`."""
-        return -2.0 * self.loglik + np.log(self.nobs) * self.npar
+        return -2.0 * self.loglik + math.log(self.nobs) * self.npar
 
     # -- random effects ----------------------------------------------------------------
     def _conditional_variances(self) -> list[np.ndarray]:
@@ -187,9 +197,9 @@ class MixedModelResult:
             ``attrs["cond_var"]`` holds an array of shape ``(n_levels, k, k)`` ordered like
             the table's rows and columns (R's ``attr(, "postVar")``, with the levels first).
             pandas carries ``attrs`` along but does not reorder it, so read the array before
-            sorting or filtering the table.  When several terms share a grouping factor (``||``), their columns are joined as
-            lme4 does; the covariance between separate terms is not computed by lme4 either,
-            and is NaN.
+            sorting or filtering the table.  When several terms share a grouping factor
+            (``||``), their columns are joined as lme4 does; the covariance between separate
+            terms is not computed by lme4 either, and is NaN.
 
         Examples
         --------
@@ -227,6 +237,43 @@ class MixedModelResult:
             out[group] = modes
         return out
 
+    # -- leverage ----------------------------------------------------------------------
+    def _leverage_weights(self) -> tuple[np.ndarray, np.ndarray]:
+        """The weights of the penalized system and the prior weights (each subclass)."""
+        raise NotImplementedError
+
+    def hatvalues(self) -> pd.Series:
+        """The diagonal of the hat matrix :math:`W_p^{1/2} A M^{-1} A^\\top W_p^{1/2}`, as lme4's
+        ``hatvalues`` (:mod:`mlmtools.lmm.influence`).
+
+        Warns
+        -----
+        MlmtoolsWarning
+            For a GLMM, as lme4 warns: the hat matrix may not make sense there.
+
+        Examples
+        --------
+        >>> from mlmtools.datasets import sleepstudy
+        >>> from mlmtools.lmm import lmer
+        >>> fit = lmer("Reaction ~ Days + (Days | Subject)", sleepstudy())
+        >>> fit.hatvalues().round(4).head(2).tolist()
+        [0.2293, 0.1697]
+        """
+        if not self.has_residual:
+            warnings.warn("the hat matrix may not make sense for GLMMs", MlmtoolsWarning,
+                          stacklevel=user_stacklevel())
+        system_weights, prior_weights = self._leverage_weights()
+        values = hat_diagonal(self.state.problem, self.theta, np.asarray(self.state.frame.X, dtype=float),
+                              system_weights, prior_weights)
+        return pd.Series(values, index=self.state.frame.row_index, name="hatvalues")
+
+    def cooks_distance(self) -> pd.Series:
+        """Cook's distances :math:`(r_i/(1-h_{ii}))^2\\,h_{ii}/(\\hat\\sigma^2 p)` from the Pearson
+        residuals and :meth:`hatvalues`, as lme4's ``cooks.distance``."""
+        hat = self.hatvalues().to_numpy()
+        values = cooks_distance(self._residual_values("pearson"), hat, self.sigma, len(self.state.beta))
+        return pd.Series(values, index=self.state.frame.row_index, name="cooks_distance")
+
     def coef(self) -> dict[str, pd.DataFrame]:
         """Per-level coefficients: fixed effects plus the level's random effects.
 
@@ -253,25 +300,35 @@ class MixedModelResult:
                              f"got {re_form!r}")
         return re_form is None
 
-    def _new_linear_predictor(self, newdata: pd.DataFrame, include_random: bool,
-                              allow_new_levels: bool) -> np.ndarray:
-        """:math:`X_{new}\\hat\\beta + o_{new} + Z_{new}\\hat b` for new rows (``o_{new}``: offsets
-        written in the formula; lme4 ignores an ``offset=`` argument with new data)."""
+    def _new_fixed_design(self, newdata: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
+        """:math:`X_{new}` and the sum of the formula's offsets (None without) for new rows;
+        lme4 ignores an ``offset=`` argument with new data."""
         if not isinstance(newdata, pd.DataFrame):
             raise TypeError(f"newdata must be a pandas DataFrame, got {type(newdata).__name__}")
-        eta = self.state.frame.fixed_matrix(newdata) @ self.state.beta
-        formula_offset = self.state.frame.formula_offset(newdata)
+        return self.state.frame.fixed_matrix(newdata), self.state.frame.formula_offset(newdata)
+
+    def _new_linear_predictor(self, newdata: pd.DataFrame, include_random: bool | RandomEffectsSelection,
+                              allow_new_levels: bool) -> np.ndarray:
+        """:math:`X_{new}\\hat\\beta + o_{new} + Z_{new}\\hat b` for new rows (``o_{new}``: offsets
+        written in the formula)."""
+        X, formula_offset = self._new_fixed_design(newdata)
+        eta: np.ndarray = X @ self.state.beta
         if formula_offset is not None:
             eta = eta + formula_offset
         if include_random:
-            eta = eta + self._random_part(newdata, allow_new_levels)
+            selection = include_random if isinstance(include_random, RandomEffectsSelection) else None
+            eta = eta + self._random_part(newdata, allow_new_levels, selection)
         return eta
 
-    def _random_part(self, newdata: pd.DataFrame, allow_new_levels: bool) -> np.ndarray:
-        """:math:`Z_{new}\\hat b`, with unseen levels contributing 0 when allowed."""
+    def _random_part(self, newdata: pd.DataFrame, allow_new_levels: bool,
+                     selection: RandomEffectsSelection | None = None) -> np.ndarray:
+        """:math:`Z_{new}\\hat b` (only the random effects in ``selection`` when given), with unseen
+        levels contributing 0 when allowed."""
         total = np.zeros(len(newdata))
         matrices = self.state.frame.random_matrices(newdata)
-        for t, (codes, Xi) in zip(self.state.problem.terms, matrices):
+        for i, (t, (codes, Xi)) in enumerate(zip(self.state.problem.terms, matrices)):
+            if selection is not None and not selection.columns[i].any():
+                continue
             unseen = codes < 0
             if unseen.any() and not allow_new_levels:
                 raise ValueError(
@@ -279,6 +336,8 @@ class MixedModelResult:
                     f"{list(newdata.index[unseen][:5])}); pass allow_new_levels=True to predict "
                     "them at the population level")
             effects = self.state.b[t.b_slice].reshape(t.n_levels, t.k)
+            if selection is not None:
+                effects = selection.masked(effects, i)
             contribution = np.einsum("ij,ij->i", Xi, effects[np.where(unseen, 0, codes)])
             total += np.where(unseen, 0.0, contribution)
         return total
@@ -372,6 +431,38 @@ class MixedModelResult:
         """``nobs - npar`` (lme4's ``df.residual``)."""
         return self.nobs - self.npar
 
+    # -- what each subclass computes (lme4's generics) -----------------------------------
+    @property
+    def deviance(self) -> float:
+        """lme4's ``deviance()`` (see each subclass)."""
+        raise NotImplementedError
+
+    def vcov(self) -> pd.DataFrame:
+        """Covariance of the fixed effects."""
+        raise NotImplementedError
+
+    def coef_table(self, ddf: str = "none") -> pd.DataFrame:
+        """The fixed-effects table, p-values last."""
+        raise NotImplementedError
+
+    def fitted(self) -> pd.Series:
+        """Fitted values (conditional means)."""
+        raise NotImplementedError
+
+    def residuals(self, type: str = "response", scaled: bool = False) -> pd.Series:
+        """Residuals of a given type."""
+        raise NotImplementedError
+
+    def predict(self, newdata: pd.DataFrame | None = None, *, re_form: str | None = None, se_fit: bool = False,
+                interval: str | None = None, level: float = 0.95,
+                allow_new_levels: bool = False) -> pd.Series | pd.DataFrame:
+        """Predictions (see each subclass)."""
+        raise NotImplementedError
+
+    def confint(self, *, method: str = "profile", level: float = 0.95) -> pd.DataFrame:
+        """Confidence intervals of all parameters (see each subclass)."""
+        raise NotImplementedError
+
     def summary(self) -> Any:
         """The model's summary (each subclass)."""
         raise NotImplementedError
@@ -380,4 +471,5 @@ class MixedModelResult:
         return str(self.summary())
 
     def _repr_html_(self) -> str:
-        return self.summary()._repr_html_()
+        html: str = self.summary()._repr_html_()
+        return html

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -30,14 +30,23 @@ import pandas as pd
 from mlmtools._blas import single_blas_thread, suits_one_thread
 from mlmtools._stacklevel import user_stacklevel
 from mlmtools.exceptions import ConvergenceWarning, SingularFitWarning
-from mlmtools.frame import ModelFrame, build_model
+from mlmtools.frame import ModelFrame, as_pandas, build_model
 from mlmtools.frame.checks import check_response_varies
-from mlmtools.lmm.derivatives import analytic_available, profiled_derivatives, theta_derivatives
-from mlmtools.lmm.optimizer import gradient_check, optimize_theta
+from mlmtools.lmm.derivatives import (
+    ThetaDerivatives,
+    analytic_available,
+    profiled_derivatives,
+    theta_derivatives,
+)
+from mlmtools.lmm.optimizer import OptSummary, gradient_check, optimize_theta, restart_from_optimum
 from mlmtools.lmm.pls import deviance_function
 from mlmtools.lmm.problem import DesignProducts, LmmProblem, design_products, make_problem, start_theta
 from mlmtools.lmm.result import LmerResult
-from mlmtools.lmm.state import lmm_fit_state
+from mlmtools.lmm.state import LmmFitState, lmm_fit_state
+
+#: At most this many polishing runs (:func:`~mlmtools.lmm.optimizer.restart_from_optimum`) when the
+#: optimizer reports success but lme4's gradient check fails.
+MAX_RESTARTS = 3
 
 
 def _check_reml(REML: Any) -> bool:
@@ -63,6 +72,9 @@ class LinearMixedModel:
         Prior weights and offset (a column name or one value per row).
     data_name : str
         Name shown after ``Data:`` in printed output.
+    contrasts : dict, optional
+        R's ``contrasts``: a contrast for a factor of the fixed part, by name
+        (``{"recipe": "contr.sum"}``) or as a matrix (see :func:`mlmtools.frame.model_frame.build_model`).
 
     Attributes
     ----------
@@ -95,8 +107,9 @@ class LinearMixedModel:
     """
 
     def __init__(self, formula: str, data: pd.DataFrame, weights: Any = None, offset: Any = None, *,
-                 data_name: str = "data"):
-        frame = build_model(formula, data, weights=weights, offset=offset)
+                 data_name: str = "data", contrasts: Mapping[str, Any] | None = None):
+        data = as_pandas(data)
+        frame = build_model(formula, data, weights=weights, offset=offset, contrasts=contrasts)
         self._assign(frame, design_products(frame), data, data_name,
                      weights if isinstance(weights, str) else None,
                      offset if isinstance(offset, str) else None)
@@ -149,10 +162,31 @@ class LinearMixedModel:
                       self.weights_label, self.offset_label)
         return model
 
+    def with_formula(self, formula: str) -> LinearMixedModel:
+        """The model of another formula on the same data, weights and offset (lme4's
+        ``update(fit, formula)`` before refitting).
+
+        Raises
+        ------
+        ValueError
+            If the model has no data (built from a model frame) or its weights or ``offset=``
+            argument were given as values rather than column names.
+        """
+        if self.data is None:
+            raise ValueError("a model built from a model frame has no data to build another formula on")
+        offset_argument = self.frame.offset is not None and not self.frame.parsed.offsets
+        if (self.frame.weights is not None and self.weights_label is None) or (
+                offset_argument and self.offset_label is None):
+            raise ValueError("a model with another formula needs the weights and offset given as column "
+                             "names of the data")
+        return type(self)(formula, self.data, self.weights_label, self.offset_label, data_name=self.data_name)
+
     def fit(self, REML: bool = True, *, start: Sequence[float] | None = None,
             optimizer: str | None = None) -> LmerResult:
         """Minimise the profiled deviance :math:`d(\\theta)` (the REML criterion when ``REML``)
         over :math:`\\theta \\ge \\ell`, from lme4's start values unless ``start`` is given.
+        When the optimizer reports success but lme4's gradient check fails, it is restarted from
+        where it stopped (at most :data:`MAX_RESTARTS` times, :mod:`mlmtools.lmm.optimizer`).
 
         Parameters
         ----------
@@ -174,12 +208,17 @@ class LinearMixedModel:
         objective = deviance_function(problem, REML)
         with single_blas_thread(suits_one_thread(problem)):
             summary = optimize_theta(objective, theta0, problem.lower, REML=REML, optimizer=optimizer)
-            state = lmm_fit_state(frame, problem, summary)
-            derivatives = exact = None
-            if analytic_available(problem):
-                derivatives = theta_derivatives(problem, state.solution)
-                exact = profiled_derivatives(problem, state.solution, derivatives)
-            message = gradient_check(objective, summary, derivatives=exact)
+            state, derivatives, message = self._checked_state(objective, summary)
+            for _ in range(MAX_RESTARTS):
+                # the optimizer says it converged but the gradient check fails: it stopped short,
+                # so polish from there, keeping the new point only if its criterion is lower
+                if message is None or not summary.converged:
+                    break
+                polished = restart_from_optimum(objective, summary)
+                if polished.fmin >= summary.fmin:
+                    break
+                summary = polished
+                state, derivatives, message = self._checked_state(objective, summary)
         if message is not None:
             summary = dataclasses.replace(summary, messages=[*summary.messages, message], converged=False)
             state = dataclasses.replace(state, optinfo=summary)
@@ -191,6 +230,17 @@ class LinearMixedModel:
             warnings.warn("boundary (singular) fit: see help('isSingular')", SingularFitWarning,
                           stacklevel=user_stacklevel())
         return fit
+
+    def _checked_state(self, objective: Callable[[np.ndarray], float], summary: OptSummary
+                       ) -> tuple[LmmFitState, ThetaDerivatives | None, str | None]:
+        """The fit state at the optimizer's stopping point, the exact derivatives over theta
+        there (None where they are not available) and lme4's gradient check's message."""
+        state = lmm_fit_state(self.frame, self.problem, summary)
+        derivatives = exact = None
+        if analytic_available(self.problem):
+            derivatives = theta_derivatives(self.problem, state.solution)
+            exact = profiled_derivatives(self.problem, state.solution, derivatives)
+        return state, derivatives, gradient_check(objective, summary, derivatives=exact)
 
     def refit(self, y: Sequence[float] | np.ndarray, REML: bool = True, *,
               start: Sequence[float] | None = None, optimizer: str | None = None) -> LmerResult:
@@ -213,7 +263,7 @@ class LinearMixedModel:
 
 def lmer(formula: str, data: pd.DataFrame, REML: bool = True, weights: Any = None,
          offset: Any = None, *, data_name: str = "data", start: Sequence[float] | None = None,
-         optimizer: str | None = None) -> LmerResult:
+         optimizer: str | None = None, contrasts: Mapping[str, Any] | None = None) -> LmerResult:
     """Fit a linear mixed model with lme4's formula syntax.
 
     The model is :math:`y = X\\beta + Zb + o + \\varepsilon`, with
@@ -229,7 +279,7 @@ def lmer(formula: str, data: pd.DataFrame, REML: bool = True, weights: Any = Non
     formula : str
         lme4 formula, e.g. ``"Reaction ~ Days + (1 + Days | Subject)"``.
     data : pandas.DataFrame
-        The data.
+        The data (a polars or pyarrow frame is converted, see :mod:`mlmtools.frame.inputs`).
     REML : bool
         Fit by REML (default) or maximum likelihood.
     weights, offset : str or array_like, optional
@@ -241,6 +291,8 @@ def lmer(formula: str, data: pd.DataFrame, REML: bool = True, weights: Any = Non
     optimizer : {"nloptwrap", "cobyqa"}, optional
         ``"nloptwrap"`` (NLopt BOBYQA with lme4's settings; default when ``nlopt`` is
         installed) or SciPy's ``"cobyqa"``.
+    contrasts : dict, optional
+        R's ``contrasts``: e.g. ``{"recipe": "contr.sum"}`` (see :class:`LinearMixedModel`).
 
     Returns
     -------
@@ -265,5 +317,5 @@ def lmer(formula: str, data: pd.DataFrame, REML: bool = True, weights: Any = Non
     1743.628
     """
     _check_reml(REML)
-    model = LinearMixedModel(formula, data, weights, offset, data_name=data_name)
+    model = LinearMixedModel(formula, data, weights, offset, data_name=data_name, contrasts=contrasts)
     return model.fit(REML, start=start, optimizer=optimizer)

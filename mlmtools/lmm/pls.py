@@ -34,8 +34,13 @@ The first term (the one with most levels) makes the top-left block of
 :math:`\\Lambda^\\top Z^\\top W Z\\Lambda + I` block diagonal, so it is factored level by
 level (closed forms for blocks of size 1 and 2) from per-level cross-products computed
 once.  Any further terms form a dense block that is factored after taking the Schur
-complement.  One evaluation costs :math:`O(\\ell_1 k_1^3 + \\ell_1 k_1 q_2 + q_2^3)` and never
+complement.  One evaluation costs :math:`O(\\ell_1 k_1^3 + \\ell_1 k_1 q_2^2 + q_2^3)` and never
 touches the :math:`n` rows.
+
+Models whose later terms are large (:func:`~mlmtools.lmm.problem.uses_blocked_factor`) keep the
+coupling of the later terms with the first one sparse instead (:mod:`mlmtools.lmm.blocked_factor`);
+:func:`factor`, :func:`deviance`, :func:`deviance_function`, :func:`solve` and
+:func:`conditional_variances` choose the factorization from the problem.
 """
 
 from __future__ import annotations
@@ -48,6 +53,9 @@ import numpy as np
 from scipy.linalg import solve_triangular
 from scipy.linalg.lapack import dpotrf
 
+from mlmtools.lmm.blocked_factor import BlockedDeviance, blocked_conditional_variances, factor_blockwise
+from mlmtools.lmm.level_blocks import IDENTITY_ENTRIES_2, PenalizedFactor, first_term_factor
+from mlmtools.lmm.level_blocks import criterion as criterion
 from mlmtools.lmm.problem import LmmProblem
 
 
@@ -92,64 +100,6 @@ class PlsSolution:
     REML: bool
 
 
-_UNIT_DIAGONAL_2 = np.array([[1.0], [0.0], [1.0]])
-
-
-def _first_term_factor(problem: LmmProblem, T: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-    """Factor the first term's diagonal blocks :math:`A_j = T^\\top Z_j^\\top W Z_j T + I`.
-
-    Returns :math:`L_j^{-1}` (l, k, k), :math:`R_{ZXy,j} = L_j^{-1}T^\\top Z_j^\\top W[X\\ y]`
-    (l, k, p+1) and :math:`\\sum_j \\log|A_j|`.  Blocks of size 1 and 2 are factored in
-    closed form on whole columns of per-level numbers (no per-level matrix products).
-    """
-    k = len(T)
-    S, N = problem.ztz1_entries, problem.ztxy1_rows  # (k(k+1)/2, l) and (k, l, p+1)
-    if k == 1:
-        t = T[0, 0]
-        a = t * t * S[0] + 1.0
-        inv = 1.0 / np.sqrt(a)
-        return inv[:, None, None], ((t * inv)[:, None] * N[0])[:, None, :], float(np.sum(np.log(a)))
-    if k == 2:
-        t1, t2, t3 = T[0, 0], T[1, 0], T[1, 1]
-        # (a, b, c) = entries (0,0), (1,0), (1,1) of T'S_jT + I, from S's entries (0,0), (1,0), (1,1)
-        a, b, c = np.array([[t1 * t1, 2 * t1 * t2, t2 * t2], [0.0, t3 * t1, t3 * t2],
-                            [0.0, 0.0, t3 * t3]]) @ S + _UNIT_DIAGONAL_2
-        l11 = np.sqrt(a)
-        l21 = b / l11
-        schur = c - l21 * l21
-        i11, i22 = 1.0 / l11, 1.0 / np.sqrt(schur)
-        i21 = -l21 * i11 * i22
-        K = np.array([t1 * i11, t2 * i11, t1 * i21, t2 * i21 + t3 * i22]).reshape(2, 2, -1)
-        inv = np.array([i11, np.zeros_like(i11), i21, i22]).T.reshape(-1, 2, 2)
-        return inv, np.einsum("abl,blc->lac", K, N), float(np.sum(np.log(a * schur)))
-    L_inv, log_det = block_cholesky_inverse(T.T @ problem.ztz1 @ T + np.eye(k))
-    return L_inv, (L_inv @ T.T) @ problem.ztxy1, log_det
-
-
-def block_cholesky_inverse(A: np.ndarray) -> tuple[np.ndarray, float]:
-    """Inverse Cholesky factors of a stack of positive definite blocks.
-
-    For blocks :math:`A_j = L_j L_j^\\top` (shape ``(m, k, k)``) return :math:`L_j^{-1}`
-    and :math:`\\sum_j \\log|A_j|`; blocks of size 1 and 2 use closed forms.
-    """
-    k = A.shape[-1]
-    if k == 1:
-        return 1.0 / np.sqrt(A), float(np.sum(np.log(A)))
-    if k == 2:
-        a, b, c = A[:, 0, 0], A[:, 1, 0], A[:, 1, 1]
-        l11 = np.sqrt(a)
-        l21 = b / l11
-        l22_sq = c - l21 * l21
-        l22 = np.sqrt(l22_sq)
-        inv = np.zeros_like(A)
-        inv[:, 0, 0] = 1.0 / l11
-        inv[:, 1, 1] = 1.0 / l22
-        inv[:, 1, 0] = -l21 / (l11 * l22)
-        return inv, float(np.sum(np.log(a * l22_sq)))
-    L = np.linalg.cholesky(A)
-    return np.linalg.inv(L), 2.0 * float(np.sum(np.log(np.diagonal(L, axis1=1, axis2=2))))
-
-
 def _lambda_t_left(problem: LmmProblem, theta: np.ndarray, M: np.ndarray) -> np.ndarray:
     """Compute :math:`\\Lambda_r^\\top M` for the rows of M belonging to the remaining terms."""
     out = np.empty_like(M)
@@ -162,39 +112,20 @@ def _lambda_t_left(problem: LmmProblem, theta: np.ndarray, M: np.ndarray) -> np.
 
 
 @dataclass(frozen=True)
-class _Factor:
-    """The blocked Cholesky factorisation at one theta.
+class _Factor(PenalizedFactor):
+    """The dense factorization at one theta: :class:`~mlmtools.lmm.level_blocks.PenalizedFactor` with
+    ``M = L11^{-1} L21^T`` (l1, k1, q2) dense."""
 
-    ``L11_inv`` (l1, k1, k1) are the inverse diagonal blocks of L for the first term,
-    ``M = L11^{-1} L21^T`` (l1, k1, q2) and ``L22`` (q2, q2) the rest; ``RZXY1`` (l1, k1, p+1)
-    and ``RZXY2`` (q2, p+1) are :math:`R_{ZXy}`; ``R`` is the upper Cholesky factor of
-    :math:`[X\\ y]^\\top W[X\\ y] - R_{ZXy}^\\top R_{ZXy}`.
-    """
-
-    L11_inv: np.ndarray
     M: np.ndarray
-    L22: np.ndarray
-    RZXY1: np.ndarray
-    RZXY2: np.ndarray
-    R: np.ndarray
-    ldL2: float
 
-    @property
-    def pwrss(self) -> float:
-        return float(self.R[-1, -1] ** 2)
-
-    @property
-    def RX(self) -> np.ndarray:
-        return self.R[:-1, :-1]
-
-    @property
-    def ldRX2(self) -> float:
-        return 2.0 * float(np.sum(np.log(np.abs(np.diag(self.R)[:-1]))))
+    def coupling_transpose_times(self, u2: np.ndarray) -> np.ndarray:
+        product: np.ndarray = self.M @ u2
+        return product
 
 
 def _factor(problem: LmmProblem, theta: np.ndarray) -> _Factor:
     T1 = problem.terms[0].template(theta)
-    L11_inv, RZXY1, ldL2 = _first_term_factor(problem, T1)
+    L11_inv, RZXY1, ldL2 = first_term_factor(problem, T1)
     flat = RZXY1.reshape(-1, RZXY1.shape[-1])
     S = problem.xytxy - flat.T @ flat
     q2 = problem.ztz_rest.shape[0]
@@ -213,21 +144,14 @@ def _factor(problem: LmmProblem, theta: np.ndarray) -> _Factor:
         ldL2 += 2.0 * float(np.sum(np.log(np.diag(L22))))
         S -= RZXY2.T @ RZXY2
     R = np.linalg.cholesky(S).T
-    return _Factor(L11_inv, M, L22, RZXY1, RZXY2, R, ldL2)
+    return _Factor(L11_inv=L11_inv, L22=L22, RZXY1=RZXY1, RZXY2=RZXY2, R=R, ldL2=ldL2, M=M)
 
 
-def criterion(n: int, p: int, ldL2: float, ldRX2: float, log_det_w: float,
-              pwrss: float, reml: bool) -> float:
-    """The profiled deviance from its pieces (lme4's ``lmerResp::Laplace``).
-
-    .. math::
-        d = \\log|L|^2 - \\log|W| + [\\log|R_X|^2] + m\\,[1 + \\log(2\\pi\\,\\mathrm{pwrss}/m)],
-
-    with :math:`m = n - p` and the bracketed term for REML, :math:`m = n` for ML.
-    """
-    m = n - p if reml else n
-    value = ldL2 - log_det_w + m * (1.0 + np.log(2.0 * np.pi * pwrss / m))
-    return float(value + ldRX2) if reml else float(value)
+def factor(problem: LmmProblem, theta: np.ndarray) -> PenalizedFactor:
+    """The Cholesky factorization of the penalized system at theta: blockwise
+    (:func:`~mlmtools.lmm.blocked_factor.factor_blockwise`) for a model with ``problem.crossed``, dense
+    otherwise."""
+    return factor_blockwise(problem, theta) if problem.crossed is not None else _factor(problem, theta)
 
 
 def deviance(problem: LmmProblem, theta: np.ndarray, reml: bool) -> float:
@@ -248,7 +172,7 @@ def deviance(problem: LmmProblem, theta: np.ndarray, reml: bool) -> float:
         The criterion; ``inf`` if the penalized system cannot be factored.
     """
     try:
-        f = _factor(problem, np.asarray(theta, dtype=float))
+        f = factor(problem, np.asarray(theta, dtype=float))
     except np.linalg.LinAlgError:
         return float("inf")
     pwrss = f.pwrss
@@ -294,7 +218,7 @@ class _SmallTermDeviance:
             return rzxy.T @ rzxy, float(np.add.reduce(np.log(a)))
         t1, t2, t3 = theta.tolist()
         a, b, c = np.array([[t1 * t1, 2 * t1 * t2, t2 * t2], [0.0, t3 * t1, t3 * t2],
-                            [0.0, 0.0, t3 * t3]]) @ self.entries + _UNIT_DIAGONAL_2
+                            [0.0, 0.0, t3 * t3]]) @ self.entries + IDENTITY_ENTRIES_2
         l11 = np.sqrt(a)
         l21 = b / l11
         schur = c - l21 * l21
@@ -335,6 +259,8 @@ def deviance_function(problem: LmmProblem, reml: bool) -> Callable[[np.ndarray],
     """
     if len(problem.terms) == 1 and problem.terms[0].k <= 2 and problem.p < _SMALL_WIDTH:
         return _SmallTermDeviance(problem, reml)
+    if problem.crossed is not None:
+        return BlockedDeviance(problem, reml)
     return partial(deviance, problem, reml=reml)
 
 
@@ -347,17 +273,12 @@ def solve(problem: LmmProblem, theta: np.ndarray, reml: bool) -> PlsSolution:
         \\hat b = \\Lambda_\\theta \\tilde u.
     """
     theta = np.asarray(theta, dtype=float)
-    f = _factor(problem, theta)
+    f = factor(problem, theta)
     p = problem.p
     RX = f.RX
     beta_work = solve_triangular(RX, f.R[:p, p], lower=False, check_finite=False)
-    coefficients = np.append(-beta_work, 1.0)  # R_ZXy @ (-beta, 1) = cu - R_ZX beta
-    # back substitution for u: L' u = cu - R_ZX beta
-    v2 = f.RZXY2 @ coefficients
-    u2 = solve_triangular(f.L22, v2, trans="T", lower=True, check_finite=False) if len(v2) else v2
-    v1 = f.RZXY1 @ coefficients - f.M @ u2
-    u1 = np.einsum("lba,lb->la", f.L11_inv, v1)
-    u = np.concatenate([u1.ravel(), u2])
+    # back substitution for u: L' u = cu - R_ZX beta = R_ZXy @ (-beta, 1)
+    u = f.modes(np.append(-beta_work, 1.0))
     pwrss = f.pwrss
     ldRX2 = f.ldRX2
     m = problem.n - p if reml else problem.n
@@ -396,6 +317,8 @@ def conditional_variances(problem: LmmProblem, theta: np.ndarray, sigma: float) 
     list of numpy.ndarray
         One array of shape ``(n_levels, k, k)`` per term.
     """
+    if problem.crossed is not None:
+        return blocked_conditional_variances(problem, theta, sigma)
     f = _factor(problem, theta)
     first = problem.terms[0]
     inv11 = np.einsum("lba,lbc->lac", f.L11_inv, f.L11_inv)

@@ -19,16 +19,18 @@ is solved in :mod:`mlmtools.lmm.pls`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cache, cached_property
 
 import numpy as np
 import scipy.sparse as sp
 
 from mlmtools.frame import ModelFrame
+from mlmtools.lmm.crossed_design import CrossedDesign, make_crossed_design
 
 
-@lru_cache(maxsize=None)
+@cache
 def _row_major_lower(k: int) -> tuple[np.ndarray, np.ndarray]:
     """Row and column indices of a k x k lower triangle, row by row (``np.tril_indices``,
     read-only)."""
@@ -37,7 +39,7 @@ def _row_major_lower(k: int) -> tuple[np.ndarray, np.ndarray]:
     return rows, cols
 
 
-@lru_cache(maxsize=None)
+@cache
 def _column_major_lower(k: int) -> tuple[np.ndarray, np.ndarray]:
     """Row and column indices of a k x k lower triangle, column by column (read-only)."""
     rows, cols = _row_major_lower(k)
@@ -105,6 +107,41 @@ class TermLayout:
         return np.asarray(positions, dtype=int)
 
 
+#: A model with several random-effects terms is factored blockwise (:mod:`mlmtools.lmm.blocked_factor`)
+#: when the coupling block :math:`Z_2^\\top W Z_1` of its later terms and its first term, held dense, would
+#: have more entries than this (:math:`q_1 q_2`); smaller models keep the dense factorization of
+#: :mod:`mlmtools.lmm.pls`, with which every fixture and chapter number was made.
+BLOCKED_MIN_COUPLING = 20_000
+
+
+def uses_blocked_factor(terms: Sequence[TermLayout]) -> bool:
+    """Whether a model with these random-effects terms is factored blockwise
+    (:data:`BLOCKED_MIN_COUPLING`).
+
+    Examples
+    --------
+    sleepstudy's uncorrelated slope model is small, so it keeps the dense factorization; asked for, the
+    blocked one gives the same criterion:
+
+    >>> import numpy as np
+    >>> from mlmtools.datasets import sleepstudy
+    >>> from mlmtools.frame import build_model
+    >>> from mlmtools.lmm.pls import deviance
+    >>> frame = build_model("Reaction ~ Days + (1 | Subject) + (0 + Days | Subject)", sleepstudy())
+    >>> dense = make_problem(frame)
+    >>> blocked = make_problem(frame, design_products(frame, blocked=True))
+    >>> uses_blocked_factor(dense.terms), dense.crossed is None, blocked.crossed is None
+    (False, True, False)
+    >>> theta = np.array([0.9, 0.2])
+    >>> print(f"{deviance(dense, theta, True):.6f} {deviance(blocked, theta, True):.6f}")
+    1744.338752 1744.338752
+    """
+    if len(terms) < 2:
+        return False
+    q2 = sum(t.k * t.n_levels for t in terms[1:])
+    return terms[0].k * terms[0].n_levels * q2 > BLOCKED_MIN_COUPLING
+
+
 @dataclass(frozen=True)
 class LmmProblem:
     """A linear mixed model reduced to the cross-products the deviance needs.
@@ -128,7 +165,7 @@ class LmmProblem:
     ztxy1: np.ndarray
     ztz1_entries: np.ndarray
     ztxy1_rows: np.ndarray
-    # remaining terms, dense
+    # remaining terms: dense (empty when ``crossed`` is set), and Z_r'W[X y]
     ztz_rest: np.ndarray
     zrt_z1: np.ndarray
     ztxy_rest: np.ndarray
@@ -140,6 +177,8 @@ class LmmProblem:
     weights: np.ndarray
     term_codes: tuple[np.ndarray, ...]
     term_matrices: tuple[np.ndarray, ...]
+    # the later terms' sparse structure, for models factored blockwise (:func:`uses_blocked_factor`)
+    crossed: CrossedDesign | None = None
 
     @property
     def n_theta(self) -> int:
@@ -147,14 +186,15 @@ class LmmProblem:
 
     @property
     def q(self) -> int:
-        return self.terms[-1].b_slice.stop
+        stop: int = self.terms[-1].b_slice.stop
+        return stop
 
     @cached_property
     def Z(self) -> sp.csr_matrix:
         """The random-effects design :math:`Z` (sparse, ``n x q``)."""
         blocks = [_term_design(codes, raw, t) for codes, raw, t
                   in zip(self.term_codes, self.term_matrices, self.terms)]
-        return sp.hstack(blocks, format="csr")
+        return sp.csr_matrix(sp.hstack(blocks, format="csr"))
 
     def z_times(self, b: np.ndarray) -> np.ndarray:
         """:math:`Z b`, term by term, without forming :math:`Z`."""
@@ -226,9 +266,13 @@ class DesignProducts:
         First term, per level :math:`j`: :math:`Z_j^\\top W Z_j` (l, k, k), and its lower
         triangle entry by entry, row by row (k(k+1)/2, l).
     ztz_rest, zrt_z1 : numpy.ndarray
-        The remaining terms (dense): :math:`Z_r^\\top W Z_r` and :math:`Z_r^\\top W Z_1`.
+        The remaining terms (dense): :math:`Z_r^\\top W Z_r` and :math:`Z_r^\\top W Z_1`; empty when
+        ``crossed`` is set.
     rest_design : scipy.sparse.csr_matrix or None
         :math:`Z_r`, the design of the remaining terms (None with one term).
+    crossed : ~mlmtools.lmm.crossed_design.CrossedDesign or None
+        The sparse structure of the remaining terms, for a model factored blockwise
+        (:func:`uses_blocked_factor`); None otherwise.
     """
 
     n: int
@@ -248,15 +292,20 @@ class DesignProducts:
     ztz_rest: np.ndarray
     zrt_z1: np.ndarray
     rest_design: sp.csr_matrix | None
+    crossed: CrossedDesign | None = None
 
 
-def design_products(mf: ModelFrame) -> DesignProducts:
+def design_products(mf: ModelFrame, blocked: bool | None = None) -> DesignProducts:
     """The cross-products of :math:`X` and :math:`Z` a model frame defines (no response).
 
     Parameters
     ----------
     mf : ModelFrame
         Output of :func:`mlmtools.frame.model_frame.build_model`; needs at least one random term.
+    blocked : bool, optional
+        Whether a model with several terms keeps the sparse structure of its later terms for the
+        blocked factorization (``crossed``) instead of their dense cross-products; by default as
+        :func:`uses_blocked_factor` decides from the sizes.
 
     Returns
     -------
@@ -286,21 +335,24 @@ def design_products(mf: ModelFrame) -> DesignProducts:
     ztz1 = np.empty((l1, k1, k1))
     ztz1[:, rows, cols] = ztz1[:, cols, rows] = entries.T
 
+    crossed = None
+    Zr, ztz_rest, zrt_z1 = None, np.zeros((0, 0)), np.zeros((0, l1, k1))
     if len(terms) > 1:
-        Z1 = _term_design(codes[0], x1, first)
-        Zr = sp.hstack([_term_design(c, r, t) for c, r, t in zip(codes[1:], raws[1:], terms[1:])],
-                       format="csr")
-        WZr = sp.diags(w) @ Zr
-        ztz_rest = (WZr.T @ Zr).toarray()
-        zrt_z1 = (WZr.T @ Z1).toarray().reshape(Zr.shape[1], l1, k1)
-    else:
-        Zr, ztz_rest, zrt_z1 = None, np.zeros((0, 0)), np.zeros((0, l1, k1))
+        Zr = sp.csr_matrix(sp.hstack([_term_design(c, r, t) for c, r, t in zip(codes[1:], raws[1:], terms[1:])],
+                                     format="csr"))
+        if uses_blocked_factor(terms) if blocked is None else blocked:
+            crossed = make_crossed_design(terms, codes, raws, w, Zr)
+        else:
+            Z1 = _term_design(codes[0], x1, first)
+            WZr = sp.diags(w) @ Zr
+            ztz_rest = (WZr.T @ Zr).toarray()
+            zrt_z1 = (WZr.T @ Z1).toarray().reshape(Zr.shape[1], l1, k1)
 
     return DesignProducts(
         n=n, p=p, terms=terms, lower=lower, weights=w, weighted=weighted,
         log_det_w=float(np.sum(np.log(w))), X=X, weighted_X=wX, normal_matrix=wX.T @ X,
         term_codes=codes, term_matrices=raws, ztz1=ztz1, ztz1_entries=np.ascontiguousarray(entries),
-        ztz_rest=ztz_rest, zrt_z1=zrt_z1, rest_design=Zr)
+        ztz_rest=ztz_rest, zrt_z1=zrt_z1, rest_design=Zr, crossed=crossed)
 
 
 def make_problem(mf: ModelFrame, design: DesignProducts | None = None) -> LmmProblem:
@@ -345,7 +397,8 @@ def make_problem(mf: ModelFrame, design: DesignProducts | None = None) -> LmmPro
         beta_shift=beta_shift, ztz1=design.ztz1, ztxy1=ztxy1, ztz1_entries=design.ztz1_entries,
         ztxy1_rows=np.ascontiguousarray(ztxy1.transpose(1, 0, 2)),
         ztz_rest=design.ztz_rest, zrt_z1=design.zrt_z1, ztxy_rest=ztxy_rest, xytxy=XY.T @ wXY, X=X,
-        y_work=y_work, weights=w, term_codes=design.term_codes, term_matrices=design.term_matrices)
+        y_work=y_work, weights=w, term_codes=design.term_codes, term_matrices=design.term_matrices,
+        crossed=design.crossed)
 
 
 def start_theta(problem: LmmProblem, mf: ModelFrame) -> np.ndarray:

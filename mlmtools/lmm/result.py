@@ -10,6 +10,7 @@ summary is laid out by :mod:`mlmtools.rstyle.summaries`.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -18,7 +19,9 @@ import pandas as pd
 from mlmtools._blas import single_blas_thread, suits_one_thread
 from mlmtools._stacklevel import user_stacklevel
 from mlmtools.exceptions import ConvergenceWarning
+from mlmtools.inference.anova_tables import anova as anova_table
 from mlmtools.inference.contrasts import check_ddf, coefficient_table
+from mlmtools.inference.kenward_roger import KenwardRogerAdjustment, adjusted_covariance
 from mlmtools.inference.satterthwaite import VarparInformation, check_derivatives, varpar_information
 from mlmtools.lmm.derivatives import (
     ThetaDerivatives,
@@ -27,10 +30,13 @@ from mlmtools.lmm.derivatives import (
     varpar_hessian_jacobian,
 )
 from mlmtools.lmm.intervals import confint
+from mlmtools.lmm.marginal_covariance import covariance_parameter_matrices
 from mlmtools.lmm.mixed_result import MixedModelResult
 from mlmtools.lmm.pls import conditional_variances
+from mlmtools.lmm.re_form import RandomEffectsSelection, select_random_effects
+from mlmtools.lmm.result_api import fixed_part_predictions
 from mlmtools.lmm.state import LmmFitState
-from mlmtools.rstyle.summaries import LmerSummary
+from mlmtools.rstyle.summaries import AnovaTable, LmerSummary
 
 
 class RefittableModel(Protocol):
@@ -47,6 +53,9 @@ class RefittableModel(Protocol):
     def refit(self, y: Any, REML: bool = True, *, start: Any = None,
               optimizer: str | None = None) -> LmerResult:
         """Fit the model to a new response."""
+
+    def with_formula(self, formula: str) -> RefittableModel:
+        """The model of another formula on the same data."""
 
 
 class LmerResult(MixedModelResult):
@@ -74,6 +83,7 @@ class LmerResult(MixedModelResult):
     """
 
     has_residual = True
+    model: RefittableModel
     state: LmmFitState
 
     def __init__(self, model: RefittableModel, state: LmmFitState,
@@ -81,6 +91,7 @@ class LmerResult(MixedModelResult):
         super().__init__(model, state)
         self._exact_derivatives = derivatives  # computed on first use when not given
         self._satterthwaite_cache: dict[str, VarparInformation] = {}
+        self._kenward_roger: KenwardRogerAdjustment | None = None
 
     # -- likelihood --------------------------------------------------------------------
     @property
@@ -126,15 +137,31 @@ class LmerResult(MixedModelResult):
         names = list(self.state.fixed_names)
         return pd.DataFrame(self.state.vcov.copy(), index=names, columns=names)
 
+    @property
+    def tvalues(self) -> pd.Series:
+        """t values :math:`\\hat\\beta_j/\\mathrm{SE}_j` (statsmodels' ``tvalues``; the ``t value``
+        column of :meth:`coef_table`)."""
+        return self.wald_ratios().rename("tvalues")
+
     # -- random effects ----------------------------------------------------------------
     def _conditional_variances(self) -> list[np.ndarray]:
         return conditional_variances(self.state.problem, self.theta, self.sigma)
 
+    def _leverage_weights(self) -> tuple[np.ndarray, np.ndarray]:
+        weights = self.state.frame.weights
+        prior = np.ones(self.nobs) if weights is None else np.asarray(weights, dtype=float)
+        return prior, prior
+
     # -- fitted values, residuals, predictions -----------------------------------------
-    def _linear_predictor(self, include_random: bool = True) -> np.ndarray:
+    def _linear_predictor(self, include_random: bool | RandomEffectsSelection = True) -> np.ndarray:
         frame = self.state.frame
-        eta = frame.X @ self.state.beta
-        if include_random:
+        eta: np.ndarray = frame.X @ self.state.beta
+        if isinstance(include_random, RandomEffectsSelection):
+            problem = self.state.problem
+            b = np.concatenate([include_random.masked(self.state.b[t.b_slice].reshape(t.n_levels, t.k), i).ravel()
+                                for i, t in enumerate(problem.terms)])
+            eta = eta + problem.z_times(b)
+        elif include_random:
             eta = eta + self.state.problem.z_times(self.state.b)
         if frame.offset is not None:
             eta = eta + frame.offset
@@ -164,23 +191,64 @@ class LmerResult(MixedModelResult):
         return pd.Series(self._residual_values(type, scaled), index=self.state.frame.row_index,
                          name="residuals")
 
-    def predict(self, newdata: pd.DataFrame | None = None, re_form: str | None = None,
-                allow_new_levels: bool = False) -> pd.Series:
-        """Predictions, as lme4's ``predict.merMod``.
+    def predict(self, newdata: pd.DataFrame | None = None, *, re_form: str | None = None,
+                se_fit: bool = False, interval: str | None = None, level: float = 0.95,
+                allow_new_levels: bool = False) -> pd.Series | pd.DataFrame:
+        """Predictions, as lme4's ``predict.merMod``, with standard errors and intervals of the
+        fixed-effect part.
 
         .. math:: \\hat y = X_{new}\\hat\\beta + o + Z_{new}\\hat b
+
+        With ``se_fit`` or ``interval="confidence"`` the prediction is the population-level
+        :math:`x^\\top\\hat\\beta + o` whatever ``re_form`` says (as for glmer fits), with
+        :math:`\\mathrm{SE} = \\sqrt{x^\\top V x}` (:math:`V` = :meth:`vcov`) and the Wald interval
+        :math:`\\hat y \\mp z_{(1+\\ell)/2}\\,\\mathrm{SE}`
+        (:func:`~mlmtools.lmm.result_api.fixed_part_predictions`).
 
         Parameters
         ----------
         newdata : DataFrame, optional
             Rows to predict; the fitted rows when None.
-        re_form : {None, "~0", "NA"}
-            None: include all random effects; ``"~0"`` or ``"NA"``: population level.
+        re_form : str or None
+            None: include all random effects; ``"~0"`` or ``"NA"``: population level; a
+            formula such as ``"~(1 | school)"``: only the random effects it names
+            (:mod:`mlmtools.lmm.re_form`).
+        se_fit : bool
+            Add the standard errors of the fixed part (column ``se_fit``).
+        interval : {None, "confidence"}
+            Add the limits ``lwr`` and ``upr`` of its confidence interval at ``level``.
+        level : float
+            Confidence level of the interval.
         allow_new_levels : bool
             Levels not seen in the fit contribute 0 when True; otherwise they raise
             ValueError.
+
+        Returns
+        -------
+        pandas.Series or pandas.DataFrame
+            The Series ``predicted``; with ``se_fit`` or ``interval`` a DataFrame with columns
+            ``fit``, ``se_fit`` and, for an interval, ``lwr`` and ``upr``.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from mlmtools.datasets import sleepstudy
+        >>> from mlmtools.lmm import lmer
+        >>> fit = lmer("Reaction ~ Days + (Days | Subject)", sleepstudy())
+        >>> print(fit.predict(pd.DataFrame({"Days": [0, 9]}), interval="confidence").round(2))
+              fit  se_fit     lwr     upr
+        0  251.41    6.82  238.03  264.78
+        1  345.61   14.63  316.94  374.28
         """
-        include_random = self._include_random(re_form)
+        include_random = select_random_effects(re_form, self.state.frame)
+        if se_fit or interval is not None:
+            frame = self.state.frame
+            if newdata is None:
+                X, offset, index = frame.X, frame.offset, frame.row_index
+            else:
+                X, offset = self._new_fixed_design(newdata)
+                index = newdata.index
+            return fixed_part_predictions(X, offset, self.state.beta, self.state.vcov, index, interval, level)
         if newdata is None:
             values = self._linear_predictor(include_random)
             return pd.Series(values, index=self.state.frame.row_index, name="predicted")
@@ -221,6 +289,36 @@ class LmerResult(MixedModelResult):
                 warnings.warn("; ".join(info.messages), ConvergenceWarning, stacklevel=user_stacklevel())
         return self._satterthwaite_cache[derivatives]
 
+    def kenward_roger(self) -> KenwardRogerAdjustment:
+        """Kenward and Roger's adjusted covariance of the fixed effects and its pieces (pbkrtest's
+        ``vcovAdj``; computed once, :mod:`mlmtools.inference.kenward_roger`).
+
+        Raises
+        ------
+        ValueError
+            For a maximum-likelihood fit (the method is defined for REML, as lmerTest requires)
+            or a fit with prior weights (pbkrtest leaves them out of the covariance).
+
+        Examples
+        --------
+        >>> from mlmtools.datasets import sleepstudy
+        >>> from mlmtools.lmm import lmer
+        >>> fit = lmer("Reaction ~ Days + (Days | Subject)", sleepstudy())
+        >>> fit.kenward_roger().vcov_adjusted.round(3).tolist()
+        [[46.575, -1.451], [-1.451, 2.389]]
+        """
+        if self._kenward_roger is None:
+            weights = self.state.frame.weights
+            if not self.REML:
+                raise ValueError("Kenward-Roger's method is only available for REML model fits")
+            if weights is not None and np.any(weights != 1):
+                raise ValueError("Kenward-Roger's method is not available for fits with prior weights "
+                                 "(pbkrtest leaves the weights out); use ddf='satterthwaite'")
+            sigma_matrix, derivatives = covariance_parameter_matrices(self.state.problem, self.theta, self.sigma)
+            self._kenward_roger = adjusted_covariance(self.state.vcov, sigma_matrix, derivatives,
+                                                      np.asarray(self.state.frame.X, dtype=float))
+        return self._kenward_roger
+
     def coef_table(self, ddf: str = "satterthwaite", derivatives: str | None = None) -> pd.DataFrame:
         """Fixed-effects table: Estimate, Std. Error, [df], t value / z value, p-value.
 
@@ -238,12 +336,59 @@ class LmerResult(MixedModelResult):
         return LmerSummary(REML=self.REML, ddf=ddf, reml_criterion=self.reml_criterion,
                            **self._summary_fields(coefficients, notes))
 
-    def confint(self, method: str = "profile", level: float = 0.95, **kwargs: Any) -> pd.DataFrame:
+    def anova(self, *others: LmerResult, **options: Any) -> AnovaTable:
+        """lmerTest's ``anova``: without other fits the type III F table of this fit's terms;
+        with others lme4's likelihood-ratio tests of the nested fits
+        (:func:`mlmtools.inference.anova_tables.anova`, which documents ``options``).
+
+        Examples
+        --------
+        >>> from mlmtools.datasets import sleepstudy
+        >>> from mlmtools.lmm import lmer
+        >>> data = sleepstudy()
+        >>> small = lmer("Reaction ~ 1 + (Days | Subject)", data)
+        >>> large = lmer("Reaction ~ Days + (Days | Subject)", data)
+        >>> print(f"{large.anova(small).table['Pr(>Chisq)'].iloc[-1]:.3g}")
+        1.23e-06
+        """
+        return anova_table(self, *others, **options)
+
+    def confint(self, parm: str | Sequence[str] | None = None, level: float = 0.95, method: str = "profile",
+                **kwargs: Any) -> pd.DataFrame:
         """Confidence intervals, by likelihood profile unless ``method="wald"`` (as lme4's
-        ``confint.merMod``); see :func:`mlmtools.lmm.intervals.confint`."""
-        return confint(self, method=method, level=level, **kwargs)
+        ``confint.merMod``); see :func:`mlmtools.lmm.intervals.confint`.  ``parm`` keeps the
+        rows it names (lme4's parameter names, e.g. ``"sd_(Intercept)|Subject"``, ``"Days"``);
+        all of them when None."""
+        table = confint(self, method=method, level=level, **kwargs)
+        if parm is None:
+            return table
+        names = [parm] if isinstance(parm, str) else list(parm)
+        unknown = [name for name in names if name not in table.index]
+        if unknown:
+            raise ValueError(f"unknown parameter {', '.join(map(repr, unknown))}; the parameters are "
+                             f"{', '.join(map(repr, table.index))}")
+        return table.loc[names]
 
     # -- refitting ---------------------------------------------------------------------
+    def update(self, formula: str) -> LmerResult:
+        """The model with another formula fitted to the same data by the same criterion and
+        optimizer (lme4's ``update(fit, formula)``, with the whole new formula written out).
+
+        Raises
+        ------
+        ValueError
+            As :meth:`~mlmtools.lmm.model.LinearMixedModel.with_formula`.
+
+        Examples
+        --------
+        >>> from mlmtools.datasets import sleepstudy
+        >>> from mlmtools.lmm import lmer
+        >>> fit = lmer("Reaction ~ Days + (Days | Subject)", sleepstudy())
+        >>> round(fit.update("Reaction ~ Days + (1 | Subject)").reml_criterion, 3)
+        1786.465
+        """
+        return self.model.with_formula(formula).fit(self.REML, optimizer=self.state.optinfo.optimizer)
+
     def refit_ml(self) -> LmerResult:
         """Refit by maximum likelihood starting from this fit's theta (as lme4's
         ``refitML``); returns self for an ML fit."""

@@ -18,13 +18,16 @@ from collections.abc import Mapping, Sequence
 from os import PathLike
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 from cycler import cycler
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
 
 OKABE_ITO: Mapping[str, str] = MappingProxyType(
     {
@@ -68,7 +71,7 @@ down by roughly a fifth, which leaves 12-point text readable.
 FIGURE_DPI: int = 150
 """Resolution of inline and saved raster figures (sharp on high-density screens)."""
 
-COURSE_RCPARAMS: Mapping[str, Any] = MappingProxyType(
+COURSE_RCPARAMS: Mapping[RcKeyType, Any] = MappingProxyType(
     {
         "figure.figsize": FIGURE_SIZE,
         "figure.dpi": FIGURE_DPI,

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import overload
 
 import numpy as np
 import pandas as pd
@@ -95,6 +96,10 @@ def _round_one(x: float, dig: int) -> float:
     return sign * (up if take_up else down)
 
 
+@overload
+def round_r(x: float, digits: float = 0) -> float: ...
+@overload
+def round_r(x: Sequence[float] | np.ndarray, digits: float = 0) -> np.ndarray: ...
 def round_r(x: float | Sequence[float] | np.ndarray, digits: float = 0) -> float | np.ndarray:
     """Round to ``digits`` decimal places as R >= 4.0 ``round(x, digits)`` does.
 
@@ -126,6 +131,10 @@ def _signif_one(x: float, digits: int) -> float:
     return _rint(x / pow10) * pow10
 
 
+@overload
+def signif(x: float, digits: int = 6) -> float: ...
+@overload
+def signif(x: Sequence[float] | np.ndarray, digits: int = 6) -> np.ndarray: ...
 def signif(x: float | Sequence[float] | np.ndarray, digits: int = 6) -> float | np.ndarray:
     """Round to ``digits`` significant digits, as R's ``signif(x, digits)``.
 

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import overload
 
 import numpy as np
 import pandas as pd
@@ -38,6 +39,10 @@ def _check_digits(digits: object, what: str) -> int:
     return int(digits)
 
 
+@overload
+def round_frame(frame: pd.DataFrame, digits: int | Mapping[str, int]) -> pd.DataFrame: ...
+@overload
+def round_frame(frame: pd.Series, digits: int | Mapping[str, int]) -> pd.Series: ...
 def round_frame(
     frame: pd.DataFrame | pd.Series, digits: int | Mapping[str, int]
 ) -> pd.DataFrame | pd.Series:

@@ -218,6 +218,8 @@ def method_title(REML: bool, ddf: str) -> str:
     title = "Linear mixed model fit by " + ("REML" if REML else "maximum likelihood ")
     if ddf == "satterthwaite":
         title += ". t-tests use Satterthwaite's method"
+    elif ddf == "kenward-roger":
+        title += ". t-tests use Kenward-Roger's method"
     elif ddf == "residual":
         title += ". t-tests use residual degrees of freedom"
     return title
@@ -263,6 +265,9 @@ class GeeSummary(TextReport):
     corstr, link : str
         The working-correlation name and the correlation link (always ``identity``).
     n_clusters, max_cluster_size : int
+    scale_fixed : bool
+        Whether the scale was held fixed (then geepack prints "Scale is fixed." instead of the
+        scale table).
     """
 
     call: str
@@ -273,6 +278,7 @@ class GeeSummary(TextReport):
     link: str
     n_clusters: int
     max_cluster_size: int
+    scale_fixed: bool = False
 
     def format(self) -> str:
         """The printed summary, as geepack's ``print(summary(fit))``."""
@@ -281,9 +287,11 @@ class GeeSummary(TextReport):
         parts.append(print_coefmat(self.coefficients, digits=digits).rstrip("\n"))
         parts.append("")
         parts.append(f"Correlation structure = {self.corstr} ")
-        parts.append("Estimated Scale Parameters:")
-        parts.append("")
-        parts.append(print_dataframe(self.scale, digits=digits).rstrip("\n"))
+        if self.scale_fixed:
+            parts += ["Scale is fixed.", ""]
+        else:
+            parts += ["Estimated Scale Parameters:", ""]
+            parts.append(print_dataframe(self.scale, digits=digits).rstrip("\n"))
         if self.corstr != "independence":
             parts.append(f"  Link = {self.link} ")
             parts.append("")

@@ -20,7 +20,7 @@ optimizer notes             :func:`format_convergence`          ``.prt.warn``
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 
 import numpy as np
@@ -48,7 +48,8 @@ def cat_fill(items: list[str], width: int = PRINT_WIDTH) -> str:
 
 def wrap_words(text: str, width: int, exdent: int) -> list[str]:
     """R's ``strwrap(text, width, exdent)`` for a single paragraph."""
-    lines, current = [], ""
+    lines: list[str] = []
+    current = ""
     for word in text.split():
         candidate = word if not current else current + " " + word
         limit = width - 1 - (exdent if lines else 0)
@@ -98,13 +99,16 @@ def format_variance_components(sdcor: np.ndarray, term_columns: list[tuple[str, 
     """lme4's ``formatVC``: Groups, Name, Variance, Std.Dev. and the correlations, from the
     ``sdcor`` column of a variance-component table (standard deviations, then correlations,
     term by term, then the residual standard deviation)."""
-    sds, groups, names, corr_blocks = [], [], [], []
+    sds: list[float] = []
+    groups: list[str] = []
+    names: list[str] = []
+    corr_blocks: list[np.ndarray] = []
     position = 0
-    for label, columns in term_columns:
-        k = len(columns)
+    for label, term_names in term_columns:
+        k = len(term_names)
         sds.extend(sdcor[position:position + k])
         groups.extend([label] + [""] * (k - 1))
-        names.extend(columns)
+        names.extend(term_names)
         upper = np.zeros((k, k))
         upper[np.triu_indices(k, 1)] = sdcor[position + k:position + k * (k + 1) // 2]
         corr_blocks.append(np.eye(k) + upper + upper.T)
@@ -114,8 +118,8 @@ def format_variance_components(sdcor: np.ndarray, term_columns: list[tuple[str, 
         groups.append("Residual")
         names.append("")
     sds_arr = np.asarray(sds)
-    columns = [groups, names, format_vector(sds_arr**2, digits),
-               format_vector(sds_arr, digits)]
+    columns: list[list[str]] = [groups, names, format_vector(sds_arr**2, digits),
+                                format_vector(sds_arr, digits)]
     headers = ["Groups", "Name", "Variance", "Std.Dev."]
     max_k = max(len(c) for _, c in term_columns)
     if max_k > 1:
@@ -175,7 +179,7 @@ def abbreviate(name: str, minlength: int) -> str:
     def length() -> int:
         return len([c for c in chars if not c.isspace()])
 
-    rules = [
+    rules: list[Callable[[int], bool]] = [
         lambda i: chars[i] in "aeiou" and last_of_word(i),
         lambda i: chars[i] in "aeiou" and not first_of_word(i),
         lambda i: chars[i].islower() and last_of_word(i),

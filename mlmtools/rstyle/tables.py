@@ -262,7 +262,7 @@ def print_named_vector(
     if names is None:
         if not isinstance(values, pd.Series):
             raise ValueError("names are required unless values is a pandas Series")
-        names = values.index
+        names = list(values.index)
     names = [str(n) for n in names]
     texts = format_vector(values, digits)
     if len(texts) != len(names):

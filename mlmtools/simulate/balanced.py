@@ -66,6 +66,7 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
+from mlmtools._nlopt import nlopt_available
 from mlmtools._stacklevel import user_stacklevel
 from mlmtools.exceptions import ConvergenceWarning, SingularFitWarning
 from mlmtools.inference import numderiv
@@ -131,7 +132,7 @@ class BalancedFit:
 
 
 def _general_engine_fits(y_sets: FloatArray, cluster_size: int, design: FloatArray
-                         ) -> Iterator[tuple[FloatArray, ...]]:
+                         ) -> Iterator[tuple[FloatArray | float, ...]]:
     """Data sets (one per row of ``y_sets``) through the general lmer engine: the model is
     built for the first and refitted to the others (:meth:`~mlmtools.lmm.model.LinearMixedModel.refit`).
     Yields per data set its estimates, SEs, df, t, p (t and z) and variances."""
@@ -192,9 +193,11 @@ class _Profile:
         """lmerTest's ``devfun_vp`` for REML at :math:`(\\theta, \\sigma)`."""
         a = 1.0 + self.cluster_size * theta**2
         two_pi_sigma2 = 2.0 * np.pi * sigma**2
-        return (self.n_clusters * np.log(a) + self.pwrss(theta) / sigma**2 + self.n_obs * np.log(two_pi_sigma2)
-                + self.n_coef * np.log(self.cluster_size / a) + self.logdet_xtx
-                - self.n_coef * np.log(two_pi_sigma2))
+        deviance: FloatArray = (self.n_clusters * np.log(a) + self.pwrss(theta) / sigma**2
+                                + self.n_obs * np.log(two_pi_sigma2)
+                                + self.n_coef * np.log(self.cluster_size / a) + self.logdet_xtx
+                                - self.n_coef * np.log(two_pi_sigma2))
+        return deviance
 
 
 def _lme4_theta(profile: _Profile, start: FloatArray) -> FloatArray:
@@ -217,7 +220,8 @@ def _lme4_theta(profile: _Profile, start: FloatArray) -> FloatArray:
 
         def criterion(x: NDArray[np.float64], grad: NDArray[np.float64]) -> float:
             a = 1.0 + m * x[0] * x[0]
-            return slope * math.log(a) + residual_df * (1.0 + math.log(scale * (within + between / a)))
+            # called only within this iteration, so the loop's current values are the right ones
+            return slope * math.log(a) + residual_df * (1.0 + math.log(scale * (within + between / a)))  # noqa: B023
 
         optimizer = nlopt.opt(nlopt.LN_BOBYQA, 1)
         optimizer.set_lower_bounds([0.0])
@@ -321,11 +325,7 @@ def _warn_boundary(boundary: NDArray[np.bool_]) -> None:
 
 def _resolve_optimum(optimum: str | None) -> str:
     if optimum is None:
-        try:
-            import nlopt  # noqa: F401
-        except ImportError:
-            return "exact"
-        return "lme4"
+        return "lme4" if nlopt_available() else "exact"
     if optimum not in ("lme4", "exact"):
         raise ValueError(f"optimum must be 'lme4' or 'exact', got {optimum!r}")
     return optimum
@@ -337,7 +337,8 @@ def _start_theta(trials: FloatArray) -> FloatArray:
     flat = trials.reshape(n_sets, -1)
     cluster_means = np.repeat(trials.mean(axis=2), trials.shape[2], axis=1)
     between = np.var(cluster_means, axis=1, ddof=1)
-    return np.sqrt(between / (np.var(flat, axis=1, ddof=1) - between))
+    theta: FloatArray = np.sqrt(between / (np.var(flat, axis=1, ddof=1) - between))
+    return theta
 
 
 def _reml_fits(trials: FloatArray, design: FloatArray, names: tuple[str, ...], optimum: str) -> BalancedFit:
@@ -361,7 +362,8 @@ def _reml_fits(trials: FloatArray, design: FloatArray, names: tuple[str, ...], o
 
     def variance_factor(theta_: FloatArray, sigma_: FloatArray) -> FloatArray:
         """:math:`C_{kk} / [(X_c^\\top X_c)^{-1}]_{kk} = \\sigma^2 a / m`."""
-        return sigma_**2 * (1.0 + cluster_size * theta_**2) / cluster_size
+        factor: FloatArray = sigma_**2 * (1.0 + cluster_size * theta_**2) / cluster_size
+        return factor
 
     varpar = np.stack([theta, sigma])  # one column per data set, as numDeriv's x
     hess = numderiv.hessian(lambda v: profile.reml_deviance_varpar(v[0], v[1]), varpar)
@@ -387,8 +389,8 @@ def _reml_fits(trials: FloatArray, design: FloatArray, names: tuple[str, ...], o
     boundary[near_edge] = True
 
     t_value = coef / std_error  # NaN on the boundary rows until the general engine fills them
-    p_value = 2.0 * stats.t.sf(np.abs(t_value), df)
-    p_value_z = 2.0 * stats.norm.sf(np.abs(t_value))
+    p_value = 2.0 * np.asarray(stats.t.sf(np.abs(t_value), df), dtype=np.float64)
+    p_value_z = 2.0 * np.asarray(stats.norm.sf(np.abs(t_value)), dtype=np.float64)
     boundary_rows = np.flatnonzero(boundary)
     general = _general_engine_fits(trials[boundary_rows].reshape(len(boundary_rows), n_clusters * cluster_size),
                                    cluster_size, design)

@@ -124,7 +124,7 @@ def decompose(trials: FloatArray, design: FloatArray) -> Decomposition:
     """Least squares on the cluster means, SSB and SSW of data sets of shape (n_sets, J, m)."""
     cluster_size = trials.shape[2]
     means = trials.mean(axis=2)
-    unscaled = np.linalg.inv(design.T @ design)
+    unscaled = np.linalg.inv(design.T @ design).astype(np.float64, copy=False)
     coef = means @ design @ unscaled
     mean_residuals = means - coef @ design.T
     between_ss = cluster_size * np.einsum("sj,sj->s", mean_residuals, mean_residuals)

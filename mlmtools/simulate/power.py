@@ -23,11 +23,13 @@ any backend.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import numbers
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -69,8 +71,9 @@ class PowerSettings:
         :math:`J` and :math:`m`.
     icc, effect_size, alpha : float
         :math:`\\rho`, :math:`\\delta` and the two-sided level.
-    seed_entropy : int
-        Entropy of the root ``SeedSequence``; pass it as ``seed`` to repeat the run.
+    seed_entropy : int or sequence of int
+        Entropy of the root ``SeedSequence`` (an int unless a ``SeedSequence`` built from a
+        sequence was passed); pass it as ``seed`` to repeat the run.
     """
 
     n_clusters: int
@@ -78,7 +81,7 @@ class PowerSettings:
     icc: float
     effect_size: float
     alpha: float
-    seed_entropy: int
+    seed_entropy: int | Sequence[int] | None
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -247,11 +250,31 @@ def _check_dask() -> None:
         ) from error
 
 
-def _run_chunks(tasks: list[tuple], n_jobs: int, backend: str) -> Iterator[tuple[NDArray[np.float64], int]]:
+@contextlib.contextmanager
+def _progress_bar(total: int, description: str, shown: bool) -> Iterator[Callable[[int], object]]:
+    """A function that advances a tqdm progress bar (a no-op when not ``shown``)."""
+    if not shown:
+        yield lambda steps: None
+        return
+    try:
+        from tqdm import tqdm
+    except ImportError as error:
+        raise ImportError("progress=True needs tqdm, which is not installed: pip install 'mlmtools[parallel]'") \
+            from error
+    with tqdm(total=total, desc=description, unit="sim") as bar:
+        yield bar.update
+
+
+def _run_chunks(tasks: list[tuple[Any, ...]], n_jobs: int,
+                backend: str) -> Iterator[tuple[NDArray[np.float64], int]]:
     """Results of ``_chunk_pvalues`` for each task, in task order."""
     if backend == "loky" and n_jobs == 1:
         return (_chunk_pvalues(*task) for task in tasks)
-    import joblib
+    try:
+        import joblib
+    except ImportError as error:
+        raise ImportError("running simulations in parallel (n_jobs != 1 or backend='dask') needs joblib, which "
+                          "is not installed: pip install 'mlmtools[parallel]'") from error
 
     if backend == "dask":
         _check_dask()
@@ -259,7 +282,9 @@ def _run_chunks(tasks: list[tuple], n_jobs: int, backend: str) -> Iterator[tuple
             parallel = joblib.Parallel(n_jobs=n_jobs, return_as="generator")
     else:
         parallel = joblib.Parallel(n_jobs=n_jobs, backend="loky", return_as="generator")
-    return parallel(joblib.delayed(_chunk_pvalues)(*task) for task in tasks)
+    results: Iterator[tuple[NDArray[np.float64], int]] = parallel(joblib.delayed(_chunk_pvalues)(*task)
+                                                                  for task in tasks)
+    return results
 
 
 def _wilson_interval(successes: int, trials: int, level: float = 0.95) -> tuple[float, float]:
@@ -340,8 +365,8 @@ def power_simulation(n_clusters: int, cluster_size: int, icc: float, effect_size
     if not is_count(n_jobs) or n_jobs == 0:
         raise ValueError(f"n_jobs must be a non-zero integer (-1 for all cores), got {n_jobs!r}")
     if method == "mixed" and cluster_size < MIN_CLUSTER_SIZE:
-        raise ValueError(f"method='mixed' needs cluster_size >= {MIN_CLUSTER_SIZE}: with one observation per cluster the "
-                         "cluster and residual variances cannot be separated")
+        raise ValueError(f"method='mixed' needs cluster_size >= {MIN_CLUSTER_SIZE}: with one observation per "
+                         "cluster the cluster and residual variances cannot be separated")
 
     root = seed_sequence(seed)
     children = root.spawn(n_sims)
@@ -349,14 +374,12 @@ def power_simulation(n_clusters: int, cluster_size: int, icc: float, effect_size
     tasks = [(children[start:start + size], n_clusters, cluster_size, float(icc), float(effect_size), method)
              for start in range(0, len(children), size)]
 
-    from tqdm import tqdm
-
     p_values, n_singular = [], 0
-    with tqdm(total=n_sims, desc=f"power ({method})", unit="sim", disable=not progress) as bar:
+    with _progress_bar(n_sims, f"power ({method})", progress) as advance:
         for chunk_p, chunk_singular in _run_chunks(tasks, n_jobs, backend):
             p_values.append(chunk_p)
             n_singular += chunk_singular
-            bar.update(len(chunk_p))
+            advance(len(chunk_p))
     p_all = np.concatenate(p_values)
     p_all.flags.writeable = False
     n_rejected = int(np.sum(p_all < alpha))
@@ -367,7 +390,7 @@ def power_simulation(n_clusters: int, cluster_size: int, icc: float, effect_size
                        n_singular)
 
 
-def _as_values(value: object, name: str) -> list:
+def _as_values(value: object, name: str) -> list[Any]:
     """A scalar as a one-element list, a sequence as a list."""
     if isinstance(value, (str, bytes)):
         raise ValueError(f"{name} must be a number or a sequence of numbers, got {value!r}")

@@ -50,10 +50,10 @@ def check_count(value: Any, name: str) -> int:
     """Return ``value`` as a non-negative Python int, or raise a clear error."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
-    value = int(value)
-    if value < 0:
-        raise ValueError(f"{name} must be non-negative, got {value}")
-    return value
+    count = int(value)
+    if count < 0:
+        raise ValueError(f"{name} must be non-negative, got {count}")
+    return count
 
 
 def recycled(values: ArrayLike, n: int, name: str) -> NDArray[np.float64]:
@@ -140,7 +140,7 @@ class _UniformLookahead:
 
 def _bits_needed(dn: float) -> int:
     """R's ``bits = (int) ceil(log2(dn))`` for the population size ``dn``."""
-    return int(math.ceil(math.log2(dn)))
+    return math.ceil(math.log2(dn))
 
 
 def _unif_index(dn: float, uniforms: _UniformLookahead) -> int:
@@ -155,7 +155,7 @@ def _unif_index(dn: float, uniforms: _UniformLookahead) -> int:
     while True:
         value = 0
         for _ in range(bits // 16 + 1):
-            value = 65536 * value + int(math.floor(uniforms.next() * 65536))
+            value = 65536 * value + math.floor(uniforms.next() * 65536)
         value &= mask
         if value < dn:
             return value
@@ -194,8 +194,8 @@ class RRandom:
         seed = int(seed)
         if abs(seed) > _R_INT_MAX:
             raise ValueError(f"seed must be in R's integer range [-{_R_INT_MAX}, {_R_INT_MAX}], got {seed}")
-        self.seed = seed
-        self._bitgen = np.random.MT19937()
+        self.seed: int = seed
+        self._bitgen: np.random.MT19937 = np.random.MT19937()
         self._bitgen.state = {
             "bit_generator": "MT19937",
             "state": {"key": _initial_state(seed), "pos": _MT_WORDS},
@@ -210,6 +210,13 @@ class RRandom:
         uniforms = raw * _TWO_POW_M32
         uniforms[raw == 0.0] = _HALF_INV_2_32_M1
         return uniforms
+
+    def uniform_reader(self, expected: int) -> _UniformLookahead:
+        """R's ``unif_rand()`` one draw at a time, for algorithms that reject draws (R's
+        ``rbinom`` and ``rpois``, :mod:`mlmtools.simulate.discrete_draws`): call ``next()`` for
+        each uniform and ``finish()`` at the end, which leaves the stream just after the last
+        uniform read. ``expected`` (a guess of how many will be read) sets the block size."""
+        return _UniformLookahead(self, expected)
 
     def _standard_normals(self, count: int) -> NDArray[np.float64]:
         """R's ``norm_rand`` by inversion ``count`` times, two uniforms each."""

@@ -35,7 +35,7 @@ from __future__ import annotations
 import numbers
 import secrets
 from collections.abc import Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeAlias, runtime_checkable
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -44,7 +44,7 @@ from mlmtools.simulate.rng import RRandom, check_count, recycled, sampling_frame
 
 __all__ = ["RandomSource", "NumpyRandom", "as_generator", "seed_sequence", "replicate_source"]
 
-SeedLike = int | None | RRandom | np.random.Generator
+SeedLike: TypeAlias = "int | RRandom | NumpyRandom | np.random.Generator | None"
 SeedSequenceLike = int | None | np.random.SeedSequence
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from typing import TypeGuard
 
 import numpy as np
 import pandas as pd
@@ -42,7 +43,7 @@ MIN_CLUSTERS = 4
 """The smallest even number of clusters of the closed-form analysis (the treatment test has :math:`J - 2` df)."""
 
 
-def is_count(value: object) -> bool:
+def is_count(value: object) -> TypeGuard[int]:
     """Whether ``value`` is an integer (a Python or numpy integer, not a bool)."""
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 

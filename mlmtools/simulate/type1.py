@@ -32,8 +32,6 @@ same data and give the same p-values.
 
 from __future__ import annotations
 
-from __future__ import annotations
-
 import math
 from typing import NamedTuple
 
@@ -118,8 +116,8 @@ def _treatment_pvalues(fit: LmerResult) -> MixedPValues:
     satterthwaite = fit.coef_table(ddf="satterthwaite")
     wald = fit.coef_table(ddf="none")
     return MixedPValues(
-        satterthwaite=float(satterthwaite.loc["treatment"].iloc[-1]),
-        z=float(wald.loc["treatment"].iloc[-1]),
+        satterthwaite=float(satterthwaite.loc["treatment"].to_numpy(dtype=float)[-1]),
+        z=float(wald.loc["treatment"].to_numpy(dtype=float)[-1]),
     )
 
 
@@ -212,7 +210,7 @@ def simulate_type1(
             model = LinearMixedModel(_MIXED_FORMULA, data)
             fit = model.fit(REML=True)
         else:
-            fit = model.refit(data["y"], REML=True)
+            fit = model.refit(data["y"].to_numpy(), REML=True)
         mixed = _treatment_pvalues(fit)
         rows.append((ols_treatment_pvalue(data), mixed.satterthwaite, mixed.z))
     return pd.DataFrame(rows, columns=["p_ols", "p_mixed", "p_mixed_z"])

@@ -8,6 +8,7 @@ file that the command reads with ``--config``.
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -55,3 +56,13 @@ def book_command(source: Path, output_dir: Path, config_file: Path | None = None
     if config_file is not None:
         command += ["--config", str(config_file)]
     return command
+
+
+def notebooks_read_from_cache(log: str) -> set[str]:
+    """File names of the notebooks whose outputs a build's log says it took from the jupyter-cache."""
+    return {Path(path).name for path in re.findall(r"(\S+\.ipynb): Using cached notebook", log)}
+
+
+def notebooks_executed(log: str) -> set[str]:
+    """File names of the notebooks that a build's log says it executed."""
+    return {Path(path).name for path in re.findall(r"(\S+\.ipynb): Execut", log)}

@@ -5,22 +5,25 @@ in Debian's Chromium driven by Playwright. Any request to another host is blocke
 it records console errors and failed requests, then, once the page's images and equations are in, what the
 checks read (images, math, prose, headings, links, anchors), then axe-core's contrast and image-alt
 violations (axe-core is installed from the npm registry into ``_build/npm``). The session's pipeline runs the
-crawl in the background as soon as the book is built (see ``_pipeline``); ``test_browser`` checks its report.
+crawl in the background, in a process of its own, as soon as the book is built (see ``_pipeline``);
+``test_browser`` checks its report.
 """
 
 from __future__ import annotations
 
-import functools
-import http.server
+import json
 import os
+import re
 import shutil
 import subprocess
+import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import urldefrag, urlparse
 
@@ -34,6 +37,10 @@ PHONE = {"width": 390, "height": 844}
 AXE_CORE_VERSION = "4.14.1"
 NPM_FOLDER = ROOT / "_build" / "npm"
 PAGE_TIMEOUT_MS = 60_000
+QUIET_NETWORK_SECONDS = 0.5
+CRAWL_TIMEOUT_SECONDS = 1800
+#: The exit status of ``python _browser.py`` when no Chromium could be had.
+NO_BROWSER_EXIT = 3
 
 # Runs in the page after it has loaded: waits for images and MathJax, then reads what the checks need.
 INSPECT_PAGE_JS = """
@@ -73,7 +80,8 @@ async () => {
   const result = await axe.run(context,
     {runOnly: {type: 'rule', values: ['color-contrast', 'image-alt']}});
   return result.violations.map(v => ({
-    rule: v.id, nodes: v.nodes.map(n => n.target.join(' ') + ': ' + n.failureSummary.split('\\n').slice(1).join(' '))}));
+    rule: v.id,
+    nodes: v.nodes.map(n => n.target.join(' ') + ': ' + n.failureSummary.split('\\n').slice(1).join(' '))}));
 }
 """
 
@@ -94,7 +102,6 @@ class PageReport:
 
 @dataclass
 class Crawl:
-    base_url: str
     pages: dict[str, PageReport]
     other_statuses: dict[str, int]
     axe_checked: bool
@@ -104,19 +111,25 @@ def can_install_with_apt() -> bool:
     return hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get") is not None
 
 
+#: The pipeline's crawl and the tests' own browser may both ask for Chromium; apt installs it once.
+CHROMIUM_INSTALL = threading.Lock()
+
+
 def ensure_chromium() -> None:
     """Make sure ``/usr/bin/chromium`` exists (installing it with apt); raise ``BrowserUnavailable`` if it cannot."""
-    if CHROMIUM.exists():
-        return
-    if not can_install_with_apt():
-        raise BrowserUnavailable("/usr/bin/chromium is missing and apt-get cannot install it (not root, or no apt-get)")
-    environment = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (["apt-get", "update"], ["apt-get", "install", "-y", "--no-install-recommends", "chromium"]):
-        result = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=1200)
-        if result.returncode != 0:
-            raise BrowserUnavailable(f"`{' '.join(command)}` failed: {result.stderr[-1500:]}")
-    if not CHROMIUM.exists():
-        raise BrowserUnavailable("apt-get installed chromium but /usr/bin/chromium is still missing")
+    with CHROMIUM_INSTALL:
+        if CHROMIUM.exists():
+            return
+        if not can_install_with_apt():
+            raise BrowserUnavailable("/usr/bin/chromium is missing and apt-get cannot install it "
+                                     "(not root, or no apt-get)")
+        environment = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        for command in (["apt-get", "update"], ["apt-get", "install", "-y", "--no-install-recommends", "chromium"]):
+            result = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=1200)
+            if result.returncode != 0:
+                raise BrowserUnavailable(f"`{' '.join(command)}` failed: {result.stderr[-1500:]}")
+        if not CHROMIUM.exists():
+            raise BrowserUnavailable("apt-get installed chromium but /usr/bin/chromium is still missing")
 
 
 @contextmanager
@@ -141,21 +154,23 @@ def ensure_axe_core() -> Path | None:
     return script if script.exists() else None
 
 
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 def serve(folder: Path) -> tuple[str, Callable[[], None]]:
-    """Serve ``folder`` on 127.0.0.1 from a background thread; return its URL and the function that stops it."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(folder)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    """Serve ``folder`` on 127.0.0.1 with Python's ``http.server``, in a process apart from the test session's
+    threads; return its URL and the function that stops it."""
+    server = subprocess.Popen(
+        [sys.executable, "-u", "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory", str(folder)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    banner = server.stdout.readline()
+    port = re.search(r" port (\d+) ", banner)
+    if port is None:
+        server.kill()
+        raise RuntimeError(f"http.server did not say where it serves: {banner!r}")
 
     def stop() -> None:
-        server.shutdown()
-        server.server_close()
+        server.terminate()
+        server.wait()
 
-    return f"http://127.0.0.1:{server.server_address[1]}/", stop
+    return f"http://127.0.0.1:{port.group(1)}/", stop
 
 
 def is_local(url: str) -> bool:
@@ -178,6 +193,7 @@ def open_page(browser, url: str, viewport: dict, report: PageReport | None = Non
 
     context.route("**/*", route)
     page = context.new_page()
+    network = NetworkActivity(page)
     if report is not None:
         page.on("console", lambda message: report.console_errors.append(message.text)
                 if message.type == "error" else None)
@@ -187,8 +203,43 @@ def open_page(browser, url: str, viewport: dict, report: PageReport | None = Non
         page.on("response", lambda response: report.failed_requests.append(
             f"{response.url} (HTTP {response.status})") if response.status >= 400 else None)
     page.goto(url, wait_until="load")
-    page.wait_for_load_state("networkidle")
+    network.wait_until_quiet()
     return page
+
+
+class NetworkActivity:
+    """A page's requests still running, and when one last started or ended, kept from the page's events.
+
+    ``wait_until_quiet`` waits for what Playwright's ``networkidle`` means (no request for half a second).
+    ``networkidle`` itself waits for Chromium's network-idle signal, which, on a loaded machine, was sometimes
+    never sent although every request had finished (about one first load of the API page in five).
+    """
+
+    def __init__(self, page) -> None:
+        self.page = page
+        self.in_flight: set = set()
+        self.last_change = time.monotonic()
+        page.on("request", self._started)
+        page.on("requestfinished", self._ended)
+        page.on("requestfailed", self._ended)
+
+    def _started(self, request) -> None:
+        self.in_flight.add(request)
+        self.last_change = time.monotonic()
+
+    def _ended(self, request) -> None:
+        self.in_flight.discard(request)
+        self.last_change = time.monotonic()
+
+    def wait_until_quiet(self) -> None:
+        """Return once no request has run for ``QUIET_NETWORK_SECONDS``; raise ``TimeoutError`` naming the
+        requests still running after ``PAGE_TIMEOUT_MS``."""
+        deadline = time.monotonic() + PAGE_TIMEOUT_MS / 1000
+        while self.in_flight or time.monotonic() - self.last_change < QUIET_NETWORK_SECONDS:
+            if time.monotonic() > deadline:
+                running = sorted(request.url for request in self.in_flight)
+                raise TimeoutError(f"{self.page.url}: requests still running after {PAGE_TIMEOUT_MS} ms: {running}")
+            self.page.wait_for_timeout(100)
 
 
 def http_status(url: str) -> int:
@@ -205,30 +256,69 @@ def page_url(url: str) -> str:
     return address + "index.html" if address.endswith("/") else address
 
 
-def crawl_book(html: Path, base_url: str, stopped: threading.Event) -> Crawl:
+def inspect_page(browser, url: str, axe_script: Path | None) -> PageReport:
+    """Open ``url`` and record what the checks read, then axe-core's violations (with ``axe_script``)."""
+    report = PageReport(url)
+    try:
+        page = open_page(browser, url, DESKTOP, report)
+        report.inspection = page.evaluate(INSPECT_PAGE_JS)
+        if axe_script is not None:
+            page.add_script_tag(path=str(axe_script))
+            report.axe_violations = page.evaluate(AXE_JS)
+    except Exception as error:
+        raise RuntimeError(f"{url} could not be inspected: {error}\n{report}") from error
+    page.context.close()
+    return report
+
+
+def crawl_book(html: Path, base_url: str) -> Crawl:
     """Open every HTML page of ``html`` (served at ``base_url``), and every same-host page linked from one, once;
-    inspect it, then run axe-core on it (when axe-core could be installed). Stops early once ``stopped`` is set
-    (the test session is over)."""
+    inspect it, then run axe-core on it (when axe-core could be installed)."""
     axe_script = ensure_axe_core()
     queue = [base_url + path.relative_to(html).as_posix() for path in sorted(html.rglob("*.html"))
              if not path.relative_to(html).parts[0].startswith("_")]
     reports: dict[str, PageReport] = {}
     other_statuses: dict[str, int] = {}
     with chromium() as browser:
-        while queue and not stopped.is_set():
+        while queue:
             url = queue.pop(0)
             if url in reports or url in other_statuses:
                 continue
             if not urlparse(url).path.endswith(".html"):
                 other_statuses[url] = http_status(url)
                 continue
-            report = PageReport(url)
-            page = open_page(browser, url, DESKTOP, report)
-            report.inspection = page.evaluate(INSPECT_PAGE_JS)
-            if axe_script is not None:
-                page.add_script_tag(path=str(axe_script))
-                report.axe_violations = page.evaluate(AXE_JS)
-            page.context.close()
-            reports[url] = report
+            reports[url] = report = inspect_page(browser, url, axe_script)
             queue += [page_url(link) for link in report.inspection["links"] if link.startswith(base_url)]
-    return Crawl(base_url, reports, other_statuses, axe_checked=axe_script is not None)
+    return Crawl(reports, other_statuses, axe_checked=axe_script is not None)
+
+
+def crawl_in_own_process(html: Path, base_url: str, report_file: Path,
+                         run: Callable[..., subprocess.CompletedProcess]) -> Crawl:
+    """``crawl_book`` in a process of its own (Playwright's synchronous API driven from that process's main
+    thread, apart from the test session's threads), through ``run`` (``subprocess.run`` or a stand-in, which
+    can end it)."""
+    ensure_chromium()
+    completed = run([sys.executable, __file__, str(html), base_url, str(report_file)], text=True,
+                    timeout=CRAWL_TIMEOUT_SECONDS)
+    if completed.returncode == NO_BROWSER_EXIT:
+        raise BrowserUnavailable(completed.stderr.strip())
+    assert completed.returncode == 0, f"the crawl failed (exit {completed.returncode}):\n{completed.stderr[-8000:]}"
+    report = json.loads(report_file.read_text(encoding="utf-8"))
+    return Crawl({url: PageReport(**page) for url, page in report["pages"].items()}, report["other_statuses"],
+                 report["axe_checked"])
+
+
+def main(argv: list[str]) -> int:
+    """``python _browser.py HTML_FOLDER BASE_URL REPORT_JSON``: crawl the served book, write the report."""
+    html, base_url, report_file = argv
+    try:
+        crawl = crawl_book(Path(html), base_url)
+    except BrowserUnavailable as reason:
+        sys.stderr.write(f"{reason}\n")
+        return NO_BROWSER_EXIT
+    Path(report_file).write_text(json.dumps(asdict(crawl)), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
-
 from _book import ROOT
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -101,8 +100,8 @@ def run_alone(source: Path, folder: Path, run: Callable[..., subprocess.Complete
     return FreshRun(source, target, error)
 
 
-def run_all(folder: Path, run: Callable[..., subprocess.CompletedProcess] = subprocess.run) -> dict[str, FreshRun]:
-    """Every notebook run alone, ``WORKERS`` at a time, in the shuffled order; by notebook stem."""
+def run_all(folder: Path, run: Callable[..., subprocess.CompletedProcess]) -> dict[str, FreshRun]:
+    """Every notebook run alone (see ``run_alone``), ``WORKERS`` at a time, in the shuffled order; by stem."""
     notebooks = shuffled_notebooks()
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         runs = list(pool.map(lambda source: run_alone(source, folder / source.stem, run), notebooks))

@@ -8,9 +8,11 @@ Everything goes to ``_build/tests`` (cleared when the session starts making it):
 - ``_build/html``: the book, built with ``make book``'s command from ``_config.yml`` with
   ``execute_notebooks: cache``; a notebook missing from the cache (its fresh run failed) is executed by the
   build, whose ``raise_on_error`` then fails it, as ``make book`` would;
-- ``student/html``: the student edition (``scripts/student_book.py --cache``), made the same way.
+- ``student/html``: the student edition (``scripts/student_book.py --cache``), made the same way, after the
+  book (so that the crawl, which needs only the book, starts as early as it can).
 
-The book is then served on 127.0.0.1 for the rest of the session and crawled in Chromium (see ``_browser``).
+The book is then served on 127.0.0.1 for the rest of the session and crawled in Chromium, in a process of its
+own (see ``_browser``), which writes its report to ``crawl.json``.
 
 The steps run in background threads, started by ``tests/course/conftest.py`` as soon as collection shows
 which of them the selected tests need, so they overlap the tests that run before the course tests (the
@@ -25,35 +27,36 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import nbformat
+from _book import ROOT, book_command, override_config
+from _browser import Crawl, crawl_in_own_process, serve
+from _fresh_runs import FreshRun, run_all, with_outputs
 from jupyter_cache import get_cache
 from jupyter_cache.base import CacheBundleIn
 
-from _book import ROOT, book_command, override_config
-from _browser import Crawl, crawl_book, serve
-from _fresh_runs import FreshRun, run_all, with_outputs
-
 sys.path.insert(0, str(ROOT / "scripts"))
-import student_book  # noqa: E402
+import student_book
 
 BUILD_TIMEOUT_SECONDS = 1800
 
 
 class ProcessGroup:
-    """``subprocess.run`` for the pipeline's threads, with a ``stop`` that ends every process still running."""
+    """``subprocess.run`` for the pipeline's threads (output always captured), with a ``stop`` that ends every
+    process still running."""
 
-    def __init__(self, stopped: threading.Event) -> None:
+    def __init__(self) -> None:
         self._running: set[subprocess.Popen] = set()
         self._lock = threading.Lock()
-        self._stopped = stopped
+        self._stopped = False
 
     def run(self, command: list[str], *, timeout: float | None = None, **options: Any) -> subprocess.CompletedProcess:
         with self._lock:
-            if self._stopped.is_set():
+            if self._stopped:
                 raise RuntimeError("the test session ended before this step started")
             process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                        **{key: value for key, value in options.items() if key != "capture_output"})
@@ -69,14 +72,26 @@ class ProcessGroup:
         return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
 
     def stop(self) -> None:
-        """End every process still running; the caller sets the ``stopped`` event first."""
+        """End every process still running, and start no more."""
         with self._lock:
+            self._stopped = True
             for process in self._running:
                 process.terminate()
 
 
-def log_tail(completed: subprocess.CompletedProcess) -> str:
-    return f"{completed.stdout[-8000:]}\n{completed.stderr[-3000:]}"
+@dataclass(frozen=True)
+class BookBuild:
+    """A built book: its HTML folder and the build's log (standard output, then standard error)."""
+
+    html: Path
+    log: str
+
+
+def built_book(completed: subprocess.CompletedProcess, html: Path, edition: str) -> BookBuild:
+    """The build that ``completed`` made in ``html``; raise with the end of its log if it failed."""
+    log = f"{completed.stdout}\n{completed.stderr}"
+    assert completed.returncode == 0, f"{edition} build failed (exit {completed.returncode}):\n{log[-10000:]}"
+    return BookBuild(html, log)
 
 
 class CoursePipeline:
@@ -89,9 +104,8 @@ class CoursePipeline:
     def __init__(self, folder: Path = ROOT / "_build" / "tests") -> None:
         self.folder = folder
         self.cache = folder / "jupyter_cache"
-        self._stopped = threading.Event()
         self._stop_serving: Callable[[], None] | None = None
-        self._processes = ProcessGroup(self._stopped)
+        self._processes = ProcessGroup()
         self._pool = ThreadPoolExecutor(max_workers=len(self.STEPS), thread_name_prefix="course-pipeline")
         self._steps: dict[str, Future] = {}
         self._lock = threading.Lock()
@@ -114,29 +128,28 @@ class CoursePipeline:
 
     def start_book(self) -> Future:
         cached = self.start_cache()
-        return self._step("book", lambda: self._build_book(cached))
+        return self._step("book", lambda: self._build_book(cached.result()))
 
     def start_student_book(self) -> Future:
-        cached = self.start_cache()
-        return self._step("student", lambda: self._build_student_book(cached))
+        cached, book = self.start_cache(), self.start_book()
+        return self._step("student", lambda: self._build_student_book(cached.result(), after=book))
 
     def start_serving(self) -> Future:
         book = self.start_book()
-        return self._step("serve", lambda: self._serve(book.result()))
+        return self._step("serve", lambda: self._serve(book.result().html))
 
     def start_crawl(self) -> Future:
         book, served = self.start_book(), self.start_serving()
-        return self._step("crawl", lambda: crawl_book(book.result(), served.result(), self._stopped))
+        return self._step("crawl", lambda: crawl_in_own_process(book.result().html, served.result(),
+                                                                self.folder / "crawl.json", self._processes.run))
 
     def runs(self) -> dict[str, FreshRun]:
         return self.start_runs().result()
 
-    def book(self) -> Path:
-        """The HTML book's folder."""
+    def book(self) -> BookBuild:
         return self.start_book().result()
 
-    def student_book(self) -> Path:
-        """The student edition's HTML folder."""
+    def student_book(self) -> BookBuild:
         return self.start_student_book().result()
 
     def book_url(self) -> str:
@@ -149,7 +162,6 @@ class CoursePipeline:
 
     def stop(self) -> None:
         """End running processes, stop serving the book, start no more steps (the session is over)."""
-        self._stopped.set()
         self._processes.stop()
         self._pool.shutdown(wait=False, cancel_futures=True)
         if self._stop_serving is not None:
@@ -171,23 +183,22 @@ class CoursePipeline:
                                             check_validity=False, overwrite=True)
         return self.cache
 
-    def _build_book(self, cached: Future) -> Path:
-        cache = cached.result()
+    def _build_book(self, cache: Path) -> BookBuild:
         config = override_config(ROOT, {"execute": {"execute_notebooks": "cache", "cache": str(cache)}},
                                  self.folder / "_config.yml")
         completed = self._processes.run(book_command(ROOT, self.folder, config), cwd=ROOT, text=True,
                                         timeout=BUILD_TIMEOUT_SECONDS)
-        assert completed.returncode == 0, f"book build failed (exit {completed.returncode}):\n{log_tail(completed)}"
-        return self.folder / "_build" / "html"
+        return built_book(completed, self.folder / "_build" / "html", "book")
 
-    def _build_student_book(self, cached: Future) -> Path:
-        cache = cached.result()
+    def _build_student_book(self, cache: Path, after: Future) -> BookBuild:
+        """Build the student edition once the ``after`` step (the book) is over, so that the book, and the
+        crawl that needs it, get the machine first."""
+        wait([after])
         output = self.folder / "student"
         completed = self._processes.run(
             [sys.executable, str(ROOT / "scripts" / "student_book.py"), "--output", str(output), "--cache", str(cache)],
             cwd=ROOT, text=True, timeout=BUILD_TIMEOUT_SECONDS)
-        assert completed.returncode == 0, f"student book build failed:\n{log_tail(completed)}"
-        return output / "html"
+        return built_book(completed, output / "html", "student book")
 
 
 PIPELINE = CoursePipeline()

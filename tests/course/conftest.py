@@ -9,8 +9,9 @@ Markers (select groups with ``-m``; ``-k "not book"`` would also drop every test
 - ``browser``: tests that load the book in Chromium.
 
 They are given from the fixtures each test uses, so they cannot drift from it. The course tests run after all
-others: what they need from the session's pipeline (the notebooks' fresh runs, the books, the crawl; see
-``_pipeline``) starts in the background when collection ends, and overlaps the package tests and nbval.
+others, and the browser tests last: what they need from the session's pipeline (the notebooks' fresh runs, the
+books, the crawl; see ``_pipeline``) starts in the background when collection ends, and overlaps the package
+tests, nbval and the course tests that need less.
 """
 
 from __future__ import annotations
@@ -18,27 +19,26 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from _book import ROOT
 from _browser import BrowserUnavailable, Crawl
 from _fresh_runs import FreshRun
-from _pipeline import PIPELINE
+from _pipeline import PIPELINE, BookBuild
 
 COURSE_TESTS = Path(__file__).resolve().parent
 NOTEBOOKS = ROOT / "notebooks"
 #: The fixtures that wait for a pipeline step, and the step each starts.
 PIPELINE_STEPS = {
     "fresh_runs": PIPELINE.start_runs,
-    "book_html": PIPELINE.start_book,
-    "student_html": PIPELINE.start_student_book,
+    "book_build": PIPELINE.start_book,
+    "student_build": PIPELINE.start_student_book,
     "book_url": PIPELINE.start_serving,
     "crawl": PIPELINE.start_crawl,
 }
 #: The markers a test gets when it uses one of these fixtures (directly or through another fixture).
 FIXTURE_MARKERS = {
     "fresh_runs": ("notebooks",),
-    "book_html": ("book",),
-    "student_html": ("book",),
+    "book_build": ("book",),
+    "student_build": ("book",),
     "book_url": ("book",),
     "crawl": ("book", "browser"),
     "browser": ("browser",),
@@ -60,7 +60,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for name in set(getattr(item, "fixturenames", ())) & FIXTURE_MARKERS.keys():
             for marker in FIXTURE_MARKERS[name]:
                 item.add_marker(marker)
-    items.sort(key=lambda item: is_within(item.path, COURSE_TESTS))
+    items.sort(key=lambda item: (is_within(item.path, COURSE_TESTS), item.get_closest_marker("browser") is not None))
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -82,15 +82,25 @@ def fresh_runs() -> dict[str, FreshRun]:
 
 
 @pytest.fixture(scope="session")
-def book_html() -> Path:
-    """The HTML book, built from the fresh runs' outputs with ``make book``'s command."""
+def book_build() -> BookBuild:
+    """The book, built from the fresh runs' outputs with ``make book``'s command."""
     return PIPELINE.book()
 
 
 @pytest.fixture(scope="session")
-def student_html() -> Path:
-    """The student edition's HTML (``make book-student``), built from the fresh runs' outputs."""
+def student_build() -> BookBuild:
+    """The student edition (``make book-student``), built from the fresh runs' outputs."""
     return PIPELINE.student_book()
+
+
+@pytest.fixture(scope="session")
+def book_html(book_build: BookBuild) -> Path:
+    return book_build.html
+
+
+@pytest.fixture(scope="session")
+def student_html(student_build: BookBuild) -> Path:
+    return student_build.html
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from _book import notebooks_executed, notebooks_read_from_cache
+from _fresh_runs import NOTEBOOKS
+from _pipeline import BookBuild
 from bs4 import BeautifulSoup
 
 
@@ -39,3 +42,9 @@ def test_math_is_served_locally(book_html: Path) -> None:
     assert (book_html / "_static" / "mathjax" / "tex-chtml.js").exists()
     html = (book_html / "notebooks" / "01-independence.html").read_text(encoding="utf-8")
     assert "cdn.jsdelivr.net/npm/mathjax" not in html
+
+
+def test_the_build_takes_every_chapter_from_the_fresh_runs(book_build: BookBuild) -> None:
+    """The notebooks run once per session: the build executes none of them."""
+    assert notebooks_read_from_cache(book_build.log) == {path.name for path in NOTEBOOKS}
+    assert not notebooks_executed(book_build.log)

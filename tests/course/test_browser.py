@@ -15,7 +15,6 @@ from urllib.parse import urldefrag
 
 import pytest
 import yaml
-
 from _book import ROOT
 from _browser import DESKTOP, PAGE_TIMEOUT_MS, PHONE, BrowserUnavailable, Crawl, chromium, open_page, page_url
 
@@ -86,7 +85,7 @@ def test_math_is_typeset(crawl: Crawl) -> None:
 
 
 def test_internal_links_resolve(crawl: Crawl, book_url: str) -> None:
-    statuses = {url: 200 for url in crawl.pages} | crawl.other_statuses
+    statuses = dict.fromkeys(crawl.pages, 200) | crawl.other_statuses
     not_found = sorted(url for url, status in statuses.items() if status >= 400)
     assert not not_found, f"same-host links that fail: {not_found}"
     assert all(report.inspection["ids"] for report in crawl.pages.values())
@@ -95,9 +94,8 @@ def test_internal_links_resolve(crawl: Crawl, book_url: str) -> None:
         for link in report.inspection["links"]:
             target, fragment = urldefrag(link)
             target = page_url(target)
-            if fragment and target in crawl.pages:
-                if fragment not in crawl.pages[target].inspection["ids"]:
-                    missing_anchors.setdefault(url, []).append(link)
+            if fragment and target in crawl.pages and fragment not in crawl.pages[target].inspection["ids"]:
+                missing_anchors.setdefault(url, []).append(link)
     assert not missing_anchors, "links to anchors that do not exist:\n" + describe(missing_anchors)
 
 

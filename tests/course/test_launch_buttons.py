@@ -14,9 +14,8 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 import yaml
-from bs4 import BeautifulSoup
-
 from _book import ROOT
+from bs4 import BeautifulSoup
 
 
 def repository() -> tuple[str, str, str]:

@@ -12,10 +12,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from _book import ROOT
 from bs4 import BeautifulSoup
 from nbformat.v4 import new_code_cell, new_markdown_cell
-
-from _book import ROOT
 
 SCRIPTS = ROOT / "scripts"
 BIBLIOGRAPHY = ROOT / "book" / "references.bib"
@@ -73,7 +72,8 @@ def test_code_stays_verbatim() -> None:
 
 
 def test_exercises_are_numbered_headed_blocks() -> None:
-    text = "```{exercise-start}\n:label: ex-one\n```\nDo this.\n```{exercise-end}\n```\n\n```{exercise} Two\nDo that.\n```"
+    text = ("```{exercise-start}\n:label: ex-one\n```\nDo this.\n```{exercise-end}\n```\n\n"
+            "```{exercise} Two\nDo that.\n```")
     converted = convert(text)
     assert converted == "### Exercise 1\n\nDo this.\n\n### Exercise 2: Two\n\nDo that."
 

@@ -14,12 +14,13 @@ from pathlib import Path
 import nbformat
 import pytest
 import yaml
+from _book import ROOT, notebooks_executed, notebooks_read_from_cache
+from _fresh_runs import NOTEBOOKS
+from _pipeline import BookBuild
 from bs4 import BeautifulSoup
 
-from _book import ROOT
-
 sys.path.insert(0, str(ROOT / "scripts"))
-from myst_markdown import strip_solutions  # noqa: E402
+from myst_markdown import strip_solutions
 
 PLAIN_RUN = re.compile(r"[A-Za-z][A-Za-z ,;]{30,}[A-Za-z]")
 
@@ -53,6 +54,12 @@ def page_text(html_file: Path) -> str:
     soup = BeautifulSoup(html_file.read_text(encoding="utf-8"), "html.parser")
     article = soup.find("article") or soup
     return re.sub(r"\s+", " ", article.get_text(" "))
+
+
+def test_the_build_takes_every_chapter_from_the_fresh_runs(student_build: BookBuild) -> None:
+    """The notebooks run once per session: the student edition's build executes none of them either."""
+    assert notebooks_read_from_cache(student_build.log) == {path.name for path in NOTEBOOKS}
+    assert not notebooks_executed(student_build.log)
 
 
 def test_student_book_has_every_page(book_html: Path, student_html: Path) -> None:

@@ -25,13 +25,15 @@ from mlmtools.datasets import sleepstudy
 from mlmtools.exceptions import FormulaError, MissingRowsWarning
 from mlmtools.gee import geeglm
 from mlmtools.glmm import glmer
+from mlmtools.glmm.negative_binomial import glmer_nb
+from mlmtools.glmm.families import NegativeBinomial
 from mlmtools.lmm import lmer
 from mlmtools.frame import ColumnNotFoundError
 from mlmtools.simulate.power import power_analytic, power_curve, power_simulation
 from mlmtools.simulate.rng import RRandom
 from mlmtools.inference.contrasts import contest
 from mlmtools.simulate.type1 import simulate_type1
-from mlmtools.broom import tidy
+from mlmtools.broom import augment, glance, tidy
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 SLEEP = "Reaction ~ Days + (1 | Subject)"
@@ -151,6 +153,51 @@ CASES: dict[str, Case] = {
     "poly() degree too high": (
         lambda c: lmer("Reaction ~ poly(Days, 10) + (1 | Subject)", c.sleep),
         ValueError, r"poly\(Days, 10\): the degree must be less than the number of unique points"),
+    "ns() with more columns than distinct values": (
+        lambda c: lmer("Reaction ~ ns(k, df = 3) + (1 | Subject)", with_column(c.sleep, "k", c.sleep["Days"] % 3)),
+        ValueError, r"ns\(k, df = 3\): the variable has 3 distinct values; a basis of 3 columns and the "
+                    r"intercept needs at least 4"),
+    "bs() with df below its degree": (
+        lambda c: lmer("Reaction ~ bs(Days, df = 2) + (1 | Subject)", c.sleep),
+        ValueError, r"bs\(Days, df = 2\): df must be at least 3"),
+    "ns() with a knot outside the boundary knots": (
+        lambda c: lmer("Reaction ~ ns(Days, knots = 12) + (1 | Subject)", c.sleep),
+        ValueError, r"the knots must lie within the boundary knots \(0, 9\)"),
+    "spline of a constant": (
+        lambda c: lmer("Reaction ~ bs(k) + (1 | Subject)", with_column(c.sleep, "k", 1.0)),
+        ValueError, r"bs\(k\): the variable needs at least two distinct values"),
+    "relevel() to a level that does not exist": (
+        lambda c: lmer('Reaction ~ Days + relevel(factor(k), ref = "z") + (1 | Subject)',
+                       with_column(c.sleep, "k", np.tile(["a", "b"], 90))),
+        ValueError, r"ref = \"z\" is not a level of factor\(k\); its levels are a, b"),
+    "relevel() of a numeric column (lme4: 'relevel' only for (unordered) factors)": (
+        lambda c: lmer("Reaction ~ relevel(Days, ref = 1) + (1 | Subject)", c.sleep),
+        ValueError, r"relevel\(\) needs an unordered factor; write relevel\(factor\(Days\), ref = \.\.\.\)"),
+    "a number compared with a string": (
+        lambda c: lmer('Reaction ~ I(Days == "1") + (1 | Subject)', c.sleep),
+        TypeError, r"a string can only be compared with a text or factor column"),
+    "time differences as a predictor": (
+        lambda c: lmer("Reaction ~ wait + (1 | Subject)",
+                       with_column(c.sleep, "wait", pd.to_timedelta(c.sleep["Days"], unit="D"))),
+        TypeError, r"column 'wait' holds time differences; convert it to numbers first"),
+    # -- contrasts -------------------------------------------------------------------------------
+    "unknown contrast name": (
+        lambda c: lmer("Reaction ~ Days + k + (1 | Subject)", with_column(c.sleep, "k", np.tile(["a", "b"], 90)),
+                       contrasts={"k": "contr.foo"}),
+        ValueError, r"unknown contrast 'contr.foo' for 'k'; use one of contr.treatment, contr.sum"),
+    "contrast for a variable not in the formula (lme4: variable 'k' is absent, its contrast will be ignored)": (
+        lambda c: lmer(SLEEP, c.sleep, contrasts={"k": "contr.sum"}),
+        ValueError, r"contrasts= names 'k', which is not a variable of the fixed part \(its variables: Days\)"),
+    "contrast for a numeric variable": (
+        lambda c: lmer(SLEEP, c.sleep, contrasts={"Days": "contr.sum"}),
+        ValueError, r"contrasts= gives a contrast for 'Days', which is numeric"),
+    "contrasts not a dict": (
+        lambda c: lmer(SLEEP, c.sleep, contrasts=["contr.sum"]),
+        TypeError, r"contrasts must be a dict such as \{'f': 'contr.sum'\}, got list"),
+    "contrast matrix with the wrong number of rows": (
+        lambda c: lmer("Reaction ~ Days + k + (1 | Subject)", with_column(c.sleep, "k", np.tile(["a", "b"], 90)),
+                       contrasts={"k": np.eye(3)}),
+        ValueError, r"the contrast matrix for 'k' has 3 rows; the factor has 2 levels \(a, b\)"),
     # -- formulas --------------------------------------------------------------------------------
     "unclosed parenthesis": (
         lambda c: lmer("Reaction ~ Days + (1 | Subject", c.sleep),
@@ -179,7 +226,8 @@ CASES: dict[str, Case] = {
         ValueError, r"data has no rows"),
     "data not a data frame": (
         lambda c: lmer(SLEEP, c.sleep.to_dict()),
-        TypeError, r"data must be a pandas DataFrame, got dict"),
+        TypeError, r"data must be a data frame \(pandas, polars, pyarrow, or any frame narwhals "
+                   r"reads\), got dict"),
     "REML not a bool": (
         lambda c: lmer(SLEEP, c.sleep, REML="yes"),
         TypeError, r"REML must be True or False, got 'yes'"),
@@ -197,9 +245,12 @@ CASES: dict[str, Case] = {
         TypeError, r"offset column 'Subject' must be numeric"),
     # -- inference on a fit ------------------------------------------------------------------------
     "unknown ddf in summary": (
-        lambda c: c.fit.summary(ddf="kenward-roger"),
-        ValueError, r"ddf must be one of \('satterthwaite', 'residual', 'none'\), got "
-                    r"'kenward-roger'"),
+        lambda c: c.fit.summary(ddf="containment"),
+        ValueError, r"ddf must be one of \('satterthwaite', 'kenward-roger', 'residual', 'none'\), got "
+                    r"'containment'"),
+    "Kenward-Roger of an ML fit": (
+        lambda c: c.fit.refit_ml().coef_table("kenward-roger"),
+        ValueError, r"Kenward-Roger's method is only available for REML model fits"),
     "unknown ddf in anova": (
         lambda c: anova(c.fit, ddf="KR"),
         ValueError, r"ddf must be one of .* got 'KR'"),
@@ -208,8 +259,11 @@ CASES: dict[str, Case] = {
         ValueError, r"the contrast has 3 columns; the model has 2 fixed effects "
                     r"\(\(Intercept\), Days\)"),
     "unknown confint method": (
-        lambda c: c.fit.confint(method="boot"),
-        ValueError, r"method must be 'wald' or 'profile', got 'boot'"),
+        lambda c: c.fit.confint(method="sandwich"),
+        ValueError, r"method must be one of 'profile', 'wald', 'boot', got 'sandwich'"),
+    "unknown bootstrap interval type": (
+        lambda c: c.fit.confint(method="boot", nsim=2, type="bca"),
+        ValueError, r"type must be one of 'perc', 'basic', 'norm', got 'bca'"),
     "confidence level given in percent": (
         lambda c: c.fit.confint(level=95),
         ValueError, r"level must be between 0 and 1, got 95"),
@@ -234,10 +288,31 @@ CASES: dict[str, Case] = {
         TypeError, r"tidy\(\) does not know how to tidy a int"),
     "tidy of a data frame": (
         lambda c: tidy(c.sleep),
-        TypeError, r"does not know how to tidy a DataFrame"),
+        TypeError, r"tidy\(\) of a DataFrame expects a contest\(\) table .* got \['Reaction', 'Days', 'Subject'\]"),
     "tidy with unknown effects": (
         lambda c: tidy(c.fit, effects="random"),
-        ValueError, r"effects must be 'fixed' and/or 'ran_pars', got 'random'"),
+        ValueError, r"effects must be 'fixed' and/or 'ran_pars' and/or 'ran_vals' and/or 'ran_coefs', got 'random'"),
+    "tidy with an unknown conf_method": (
+        lambda c: tidy(c.fit, conf_int=True, conf_method="boot"),
+        ValueError, r"conf_method must be 'wald' or 'profile', got 'boot'"),
+    "glance of a number": (
+        lambda c: glance(42),
+        TypeError, r"glance\(\) does not know how to glance at a int"),
+    "augment with data lacking fitted rows": (
+        lambda c: augment(c.fit, data=c.sleep.iloc[5:]),
+        ValueError, r"data lacks 5 of the rows the model was fitted to \(e.g. row 0\)"),
+    "augment of a GEE fit without its data": (
+        lambda c: augment(c.gee_fit),
+        ValueError, r"a GEE fit keeps no copy of the data: pass the data it was fitted to as data="),
+    "log-likelihood of a GEE fit": (
+        lambda c: c.gee_fit.llf,
+        AttributeError, r"a GEE fit has no likelihood, so no llf; compare GEE fits with qic\(\)"),
+    "conf_int with alpha 0": (
+        lambda c: c.fit.conf_int(alpha=0),
+        ValueError, r"alpha must be a number between 0 and 1, got 0"),
+    "confint of an unknown parameter of lmer": (
+        lambda c: c.fit.confint("Dayz", method="wald"),
+        ValueError, r"unknown parameter 'Dayz'; the parameters are 'sd_\(Intercept\)\|Subject'"),
     "tidy with conf_level above 1": (
         lambda c: tidy(c.fit, conf_int=True, conf_level=1.5),
         ValueError, r"conf_level must be between 0 and 1, got 1.5"),
@@ -252,9 +327,15 @@ CASES: dict[str, Case] = {
     "predict with newdata as a dict": (
         lambda c: c.fit.predict({"Days": [1.0], "Subject": ["308"]}),
         TypeError, r"newdata must be a pandas DataFrame, got dict"),
-    "predict with an unsupported re_form": (
-        lambda c: c.fit.predict(c.sleep, re_form="~(1 | Subject)"),
-        ValueError, r"re_form must be None .* got '~\(1 \| Subject\)'"),
+    "lmer predict with a prediction interval": (
+        lambda c: c.fit.predict(c.sleep, interval="prediction"),
+        ValueError, r"^interval must be None or 'confidence', got 'prediction'$"),
+    "lmer predict with a level of 95": (
+        lambda c: c.fit.predict(c.sleep, se_fit=True, level=95),
+        ValueError, r"^level must be a number between 0 and 1, got 95$"),
+    "predict with a re_form term the model does not have": (
+        lambda c: c.fit.predict(c.sleep, re_form="~(Days | Subject)"),
+        ValueError, r"re_form asks for random effects the model does not have for 'Subject': Days"),
     # -- GEE ------------------------------------------------------------------------------------------
     "GEE id column that does not exist": (
         lambda c: geeglm("Reaction ~ Days", c.sleep, id="subject"),
@@ -277,14 +358,71 @@ CASES: dict[str, Case] = {
         lambda c: geeglm("Reaction ~ Days", c.sleep, id="Subject", corstr="exchangable"),
         ValueError, r"unknown corstr 'exchangable'; use one of .*'exchangeable'"),
     "GEE unknown family": (
-        lambda c: geeglm("Reaction ~ Days", c.sleep, id="Subject", family="gamma"),
-        ValueError, r"unknown family 'gamma'"),
+        lambda c: geeglm("Reaction ~ Days", c.sleep, id="Subject", family="inverse.gaussian"),
+        ValueError, r"unknown family 'inverse.gaussian'"),
     "GEE formula with a random-effects term": (
         lambda c: geeglm("Reaction ~ Days + (1 | Subject)", c.sleep, id="Subject"),
         FormulaError, r"has a random-effects term .* GEE models have none"),
     "GEE with a single cluster": (
         lambda c: geeglm("Reaction ~ Days", with_column(c.sleep, "one", 1), id="one"),
         ValueError, r"GEE needs at least two clusters; column 'one' has a single value"),
+    "GEE unknown std_err": (
+        lambda c: geeglm("Reaction ~ Days", c.sleep, id="Subject", std_err="jackknife"),
+        ValueError, r"unknown std_err 'jackknife'; use one of 'san.se', 'jack', 'j1s', 'fij'"),
+    "GEE scale_value without scale_fix": (
+        lambda c: geeglm("Reaction ~ Days", c.sleep, id="Subject", scale_value=2.0),
+        ValueError, r"scale_value is the value of a fixed scale: pass scale_fix=True"),
+    "GEE scale_value that is not positive": (
+        lambda c: geeglm("Reaction ~ Days", c.sleep, id="Subject", scale_fix=True, scale_value=-1.0),
+        ValueError, r"scale_value must be a positive number, got -1.0"),
+    "GEE link the family does not have": (
+        lambda c: geeglm("count ~ x", c.counts, id="id", family="poisson", link="probit"),
+        ValueError, r"link 'probit' is not available for the poisson family"),
+    "GEE link geepack does not have": (
+        lambda c: geeglm("count ~ x", c.counts, id="id", family="poisson", link="sqrt"),
+        ValueError, r"geepack has no 'sqrt' link; use one of 'identity', 'logit'"),
+    "GEE negative binomial family": (
+        lambda c: geeglm("count ~ x", c.counts, id="id", family=NegativeBinomial(2.0)),
+        ValueError, r"geepack has no negative binomial family"),
+    "GEE predict on an unknown scale": (
+        lambda c: c.gee_fit.predict(c.sleep, type="probability"),
+        ValueError, r"type must be 'link' or 'response', got 'probability'"),
+    "GEE predict with a prediction interval": (
+        lambda c: c.gee_fit.predict(c.sleep, interval="prediction"),
+        ValueError, r"interval must be None or 'confidence', got 'prediction'"),
+    "GEE predict with a level of 95": (
+        lambda c: c.gee_fit.predict(c.sleep, se_fit=True, level=95),
+        ValueError, r"level must be a number between 0 and 1, got 95"),
+    "GEE predict with newdata lacking a column": (
+        lambda c: c.gee_fit.predict(c.sleep[["Reaction"]]),
+        ColumnNotFoundError, r"^column 'Days' \(used in the fixed part\) not found in newdata$"),
+    "GEE predict with newdata as a dict": (
+        lambda c: c.gee_fit.predict({"Days": [1.0]}),
+        TypeError, r"^newdata must be a pandas DataFrame, got dict$"),
+    "GEE confint by profile": (
+        lambda c: c.gee_fit.confint(method="profile"),
+        ValueError, r"GEE fits have Wald intervals only: method must be 'wald', got 'profile'"),
+    "GEE confint of an unknown coefficient": (
+        lambda c: c.gee_fit.confint(parm="Dayz"),
+        KeyError, r"no coefficient named 'Dayz'; the coefficients are '\(Intercept\)', 'Days'"),
+    "GEE anova with an lmer fit": (
+        lambda c: anova(c.gee_fit, c.fit),
+        TypeError, r"anova compares GEE fits, got LmerResult"),
+    "GEE anova of models that are not nested": (
+        lambda c: anova(c.gee_fit, geeglm("Reaction ~ I(Days^2)", c.sleep, id="Subject")),
+        ValueError, r"the models are not nested: neither design spans the other"),
+    "GEE anova of a model with itself": (
+        lambda c: anova(c.gee_fit, c.gee_fit),
+        ValueError, r"the two models are the same model"),
+    "GEE anova of fits to different data": (
+        lambda c: anova(c.gee_fit, geeglm("Reaction ~ 1", c.sleep.iloc[:170], id="Subject")),
+        ValueError, r"models were not all fitted to the same size of dataset \(180 and 170 observations\)"),
+    "GEE anova of three fits": (
+        lambda c: anova(c.gee_fit, c.gee_fit, c.gee_fit),
+        ValueError, r"geepack's anova compares two nested fits; give one other fit"),
+    "GEE sequential anova of an intercept-only model": (
+        lambda c: anova(geeglm("Reaction ~ 1", c.sleep, id="Subject")),
+        ValueError, r"the model has no terms to test \(only an intercept\)"),
     # -- glmer ----------------------------------------------------------------------------------------
     "glmer binomial response outside [0, 1]": (
         lambda c: glmer("y ~ x + treat + (1 | id)", with_value(c.binary, "y", 0, 2.0)),
@@ -303,8 +441,26 @@ CASES: dict[str, Case] = {
                         pd.DataFrame({"s": [1, -1, 2, 3] * 5, "f": [2] * 20, "g": list("ab") * 10})),
         ValueError, r"cbind\(s, f\): counts of successes and failures must be non-negative"),
     "glmer unknown family": (
-        lambda c: glmer("count ~ x + (1 | id)", c.counts, family="gamma"),
-        ValueError, r"unknown family 'gamma'; allowed: 'binomial', 'poisson'"),
+        lambda c: glmer("count ~ x + (1 | id)", c.counts, family="tweedie"),
+        ValueError, r"unknown family 'tweedie'; allowed: 'binomial', 'poisson', 'gamma', 'gaussian'"),
+    "glmer link the family does not have": (
+        lambda c: glmer("count ~ x + (1 | id)", c.counts, family="poisson", link="logit"),
+        ValueError, r"link 'logit' is not available for the poisson family"),
+    "glmer gaussian with the identity link": (
+        lambda c: glmer("count ~ x + (1 | id)", c.counts, family="gaussian"),
+        ValueError, r"identity link is a linear mixed model: fit it with lmer"),
+    "glmer profile of a Gamma fit": (
+        lambda c: glmer("exposure ~ x + (1 | id)", c.counts, family="gamma", link="log").confint(),
+        ValueError, r"can't \(yet\) profile GLMMs with non-fixed scale parameters"),
+    "glmer confint with an unknown parameter": (
+        lambda c: glmer("count ~ x + (1 | id)", c.counts, family="poisson").confint(parm="sd_x|id"),
+        ValueError, r"unknown parameter 'sd_x\|id'"),
+    "glmer prediction interval": (
+        lambda c: glmer("count ~ x + (1 | id)", c.counts, family="poisson").predict(interval="prediction"),
+        ValueError, r"interval must be None or 'confidence'"),
+    "glmer.nb with a tolerance that is not positive": (
+        lambda c: glmer_nb("count ~ x + (1 | id)", c.counts, tol=0.0),
+        ValueError, r"tol must be a positive number, got 0.0"),
     "glmer negative nAGQ": (
         lambda c: glmer("y ~ x + (1 | id)", c.binary, nAGQ=-1),
         ValueError, r"nAGQ must be an integer between 0 and 100, got -1"),

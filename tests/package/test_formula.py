@@ -182,7 +182,7 @@ def error_of(formula):
         ("y ~ os.system(1)", "unknown function 'os.system' at column 5; allowed: C, factor, "
                              "log, exp, sqrt, abs, I, scale, poly", 5),
         ("y ~ eval(x)", "unknown function 'eval'", 5),
-        ("y ~ x + log(x, 2)", "takes 1 argument, got 2", 9),
+        ("y ~ x + exp(x, 2)", "takes 1 argument, got 2", 9),
         ("y x", "has no '~'", 4),
         ("y ~ (x", "unbalanced parentheses: '(' at column 5 is never closed", 5),
         ("y ~ x)", "')' at column 6 has no matching '('", 6),
@@ -199,12 +199,38 @@ def error_of(formula):
         ("y ~ 'x'", "strings are not allowed", 5),
         ("y ~ x; z", "unexpected character ';'", 6),
         ("y ~ .", "'.' (all other columns)", 5),
-        ("y ~ poly(x, 1.5)", "positive whole number", 5),
+        ("y ~ poly(x, 1.5)", "argument 'degree' of poly() at column 13 must be a positive whole "
+                             "number", 13),
         ("y ~ (1 | g):x", "must be added with '+'", 5),
         ("y ~ (1 | log(g))", "grouping factor 'log(g)'", 10),
         ("y ~ cbind(a, b)", "only allowed as the response", 5),
         ("y ~ x + 2x", "malformed number", 9),
         ("y ~ a***b", "unexpected '*' at column 8", 8),
+        ("y ~ poly(x, 2, TRUE)", "poly() at column 5 takes at most 2 arguments by position, got 3 (give raw by "
+                                 "name)", 5),
+        ("y ~ ns(x, dof = 3)", "ns() at column 5 has no argument 'dof'; its arguments are x, df, knots, "
+                               "intercept, Boundary.knots", 17),
+        ("y ~ ns(x, df = 3, df = 4)", "argument 'df' is given twice", 16),
+        ("y ~ relevel(f)", "relevel() at column 5 needs the argument 'ref'", 5),
+        ("y ~ relevel(f, ref = TRUE)", "argument 'ref' of relevel() at column 22 must be a level", 22),
+        ("y ~ poly(x, raw = 1)", "argument 'raw' of poly() at column 19 must be TRUE or FALSE", 19),
+        ("y ~ ns(x, knots = c(1, z))", "argument 'knots' of ns() at column 19 must be a number or c(...)", 19),
+        ("y ~ C(f, helmet)", "argument 'contr' of C() at column 10 must be a contrast", 10),
+        ("y ~ x > 0", "'>' at column 7 is only allowed inside I(), factor() or as.factor()", 7),
+        ("y ~ log(x > 0)", "'>' at column 11 is only allowed inside I()", 11),
+        ("y ~ I(x == 'a' == 'b')", "comparisons cannot be chained: '==' at column 16", 16),
+        ("y ~ x + TRUE", "TRUE at column 9 can only be the value of an option", 9),
+        ("y ~ log('x')", "strings are not allowed here (column 9)", 9),
+        ("y ~ I('a' == 'b')", "strings are not allowed here (column 7)", 7),
+        ("y ~ poly(x, 2,)", "empty argument after ',' at column 14", 14),
+        ("y ~ `x + z", "the backquoted name opened at column 5 is never closed", 5),
+        ("y ~ ``", "empty backquoted name at column 5", 5),
+        ("y ~ `a\\b`", "may not hold backslashes", 5),
+        ("y ~ `__x`", "name '__x' at column 5 is not allowed", 5),
+        ("y ~ stats::lm(x)", "'stats::lm' at column 5: '::' is only allowed in splines::ns", 5),
+        ("y ~ x + c(1, 2)", "unknown function 'c' at column 9", 9),
+        ("y ~ log(c(1, 2))", "c() at column 9 is only allowed as the value of knots", 9),
+        ("y ~ x = 2", "'=' at column 7 is only allowed to name a function's argument", 7),
     ],
 )
 def test_malformed_formulas_name_the_place(formula, fragment, column):
@@ -236,6 +262,55 @@ def test_code_is_refused_and_never_run(monkeypatch, rhs, name):
     error = error_of(f"y ~ {rhs} + (1 | g)")
     assert f"'{name}'" in str(error)
     assert calls == []
+
+
+# --------------------------------------------------------------------------- R's further syntax
+
+
+@pytest.mark.parametrize(
+    ("formula", "label"),
+    [
+        ("y ~ `hours studied`", "`hours studied`"),
+        ("y ~ `Days`", "Days"),  # a syntactic name needs no backquotes: R drops them
+        ("y ~ log(`x 1` + 1)", "log(`x 1` + 1)"),
+        ("y ~ `if`", "`if`"),
+        ("y ~ `2nd`", "`2nd`"),
+        ("y ~ relevel(factor(recipe), ref='B')", 'relevel(factor(recipe), ref = "B")'),
+        ("y ~ poly(Days,2,raw=TRUE)", "poly(Days, 2, raw = TRUE)"),
+        ("y ~ poly(Days, raw = FALSE, degree = 2)", "poly(Days, raw = FALSE, degree = 2)"),
+        ("y ~ ns(x, knots=c(2,5.5), Boundary.knots = c(-1, 1e5))",
+         "ns(x, knots = c(2, 5.5), Boundary.knots = c(-1, 1e+05))"),
+        ("y ~ splines::bs(x, df = 4)", "splines::bs(x, df = 4)"),
+        ("y ~ I(Days>4)", "I(Days > 4)"),
+        ("y ~ I(x>=0&z!=2|!w)", "I(x >= 0 & z != 2 | !w)"),
+        ("y ~ I(f == 'a \"b\"')", 'I(f == "a \\"b\\"")'),
+        ("y ~ factor(x < -1)", "factor(x < -1)"),
+        ("y ~ log(x, base = 2)", "log(x, base = 2)"),
+        ("y ~ C(f, sum)", "C(f, sum)"),
+        ("y ~ as.factor(k)", "as.factor(k)"),
+    ],
+)
+def test_new_syntax_labels_are_r_deparse(formula, label):
+    assert labels(formula) == (label,)
+
+
+def test_backquoted_grouping_factors_are_named_as_lme4_names_them():
+    terms = random_terms("y ~ x + (1 + `hours studied` | `school id`) + (1 | `school id`:class)")
+    assert terms[0][:2] == ("1 + `hours studied` | `school id`", "school id")
+    assert terms[0][3] == ("`hours studied`",)
+    assert terms[1][:2] == ("1 | `school id`:class", "`school id`:class")
+    assert parse_formula("y ~ (1 | `school id`)").random[0].group == ("school id",)
+
+
+def test_arguments_are_matched_as_r_matches_them():
+    from mlmtools.formula import bound_arguments
+
+    for text in ("poly(x, 2, raw = TRUE)", "poly(raw = TRUE, x, 2)", "poly(x, raw = TRUE, degree = 2)",
+                 "poly(degree = 2, raw = TRUE, x = x)"):
+        call = parse_formula(f"y ~ {text}").fixed.variables[text]
+        bound = bound_arguments(call)
+        assert sorted(bound) == ["degree", "raw", "x"]
+        assert deparse(bound["x"]) == "x" and deparse(bound["degree"]) == "2"
 
 
 def test_python_keywords_that_are_not_code_are_ordinary_names():

@@ -51,7 +51,8 @@ def column(frame, name: str) -> np.ndarray:
 
 def test_the_allowed_set_is_the_documented_one():
     assert set(ALLOWED_FUNCTIONS) == {"C", "factor", "log", "exp", "sqrt", "abs", "I", "scale",
-                                      "poly", "offset"}
+                                      "poly", "offset", "as.factor", "relevel", "log10", "log2",
+                                      "log1p", "ns", "bs"}
 
 
 @pytest.mark.parametrize("term, expected", [
@@ -138,9 +139,32 @@ def attempts(sentinel: str) -> dict[str, str]:
         "lambda": "y ~ (lambda: 0) + (1 | g)",
         "import statement": "y ~ x; import os + (1 | g)",
         "statement separator": f"y ~ x + (1 | g); __import__('os').system('{command}')",
-        "keyword argument": "y ~ poly(x, degree = 2) + (1 | g)",
+        "code as a named argument": f"y ~ poly(x, degree = __import__('os').system('{command}')) + (1 | g)",
+        "code as a level": f"y ~ relevel(f, ref = open('{sentinel}', 'w')) + (1 | g)",
+        "named argument a function does not have": f"y ~ log(x, file = '{sentinel}') + (1 | g)",
+        "named argument of a transform without options": "y ~ exp(x, base = 2) + (1 | g)",
+        "string as data": f"y ~ log('{sentinel}') + (1 | g)",
+        "string as a number": "y ~ ns(x, df = '3') + (1 | g)",
+        "string with escapes": "y ~ relevel(f, ref = '\\x5f\\x5f') + (1 | g)",
+        "TRUE as a term": "y ~ TRUE + (1 | g)",
+        "named argument of c()": "y ~ ns(x, knots = c(a = 1)) + (1 | g)",
+        "c() as data": "y ~ log(c(x, z)) + (1 | g)",
+        "c() as a term": "y ~ c(x, z) + (1 | g)",
+        "comparison outside I()": "y ~ x > 0 + (1 | g)",
+        "comparison in a transform": "y ~ log(x > 0) + (1 | g)",
+        "logical operator chaining a call": f"y ~ I(x > 0 | system('{command}')) + (1 | g)",
+        "negation outside I()": "y ~ !x + (1 | g)",
+        "assignment": "y ~ I((x = 1)) + (1 | g)",
+        "assignment at the top": "y ~ x = 1 + (1 | g)",
+        "namespace other than the allowed ones": f"y ~ base::eval('{command}') + (1 | g)",
+        "module path with ::": f"y ~ os::system('{command}') + (1 | g)",
+        "triple colon": "y ~ splines:::ns(x, 3) + (1 | g)",
+        "namespaced name not called": "y ~ splines::ns + (1 | g)",
+        "element access": "y ~ x$real + (1 | g)",
         "f-string": "y ~ f'{x}' + (1 | g)",
-        "backquotes": "y ~ `x` + (1 | g)",
+        "backquoted dunder name": f"y ~ `__import__('os').system('{command}')` + (1 | g)",
+        "unclosed backquote": "y ~ `x + (1 | g)",
+        "empty backquotes": "y ~ `` + (1 | g)",
         "comment": "y ~ x + (1 | g) # and more",
         "walrus": "y ~ (a := x) + (1 | g)",
         "set literal": "y ~ {x} + (1 | g)",
@@ -207,6 +231,22 @@ def test_column_names_that_look_like_code_are_only_names(data, tmp_path):
     renamed = data.rename(columns={"x": "os.system"})
     fit = lmer("y ~ os.system + (1 | g)", renamed)
     assert list(fit.fixef.index) == ["(Intercept)", "os.system"]
+
+
+def test_strings_and_backquoted_names_are_only_looked_up(data, tmp_path, spies):
+    """A level or a backquoted name holding code is compared or looked up as text, never run."""
+    sentinel = tmp_path / "executed"
+    with pytest.raises(ValueError, match=r"ref = .* is not a level of f"):
+        lmer(f"y ~ relevel(f, ref = \"open('{sentinel}', 'w')\") + (1 | g)", data)
+    with pytest.raises(KeyError, match=r"column 'os.system\('touch .*'\)' .*not found in data"):
+        lmer(f"y ~ `os.system('touch {sentinel}')` + (1 | g)", data)
+    code = f"os.system('touch {sentinel}')"
+    text = data.assign(f=np.where(np.arange(len(data)) % 2 == 0, code, "b"))
+    frame = build_model(f'y ~ I(f == "{code}") + (1 | g)', text)
+    assert frame.fixed_names == ("(Intercept)", f'I(f == "{code}")TRUE')
+    np.testing.assert_array_equal(frame.X[:, 1], (text["f"] == code).to_numpy(dtype=float))
+    assert not sentinel.exists()
+    assert spies == []
 
 
 def test_large_power_of_a_sum_expands_quickly():

@@ -271,8 +271,8 @@ def test_unknown_corstr_lists_the_allowed_ones(sleepstudy):
 
 
 def test_unknown_family_lists_the_allowed_ones(sleepstudy):
-    with pytest.raises(ValueError, match="'binomial'.*'poisson'"):
-        geeglm("Reaction ~ Days", sleepstudy, id="Subject", family="Gamma")
+    with pytest.raises(ValueError, match="'binomial'.*'poisson'.*'gamma'"):
+        geeglm("Reaction ~ Days", sleepstudy, id="Subject", family="inverse.gaussian")
 
 
 def test_binomial_response_outside_unit_interval(sleepstudy):

@@ -171,7 +171,7 @@ def test_residual_and_normal_reference(sleep_models):
 
 def test_unknown_ddf_is_refused(sleep_models):
     with pytest.raises(ValueError, match="ddf must be one of"):
-        sleep_models["m1"].coef_table("kenward-roger")
+        sleep_models["m1"].coef_table("containment")
     with pytest.raises(ValueError, match="columns"):
         contest(sleep_models["m1"], [1, 0, 0])
 

@@ -20,7 +20,7 @@ PACKAGE = ROOT / "mlmtools"
 #: Lowest layer first. A unit is a subpackage or a module of ``mlmtools``.
 LAYERS: list[tuple[str, ...]] = [
     ("_version", "_stacklevel", "_blas", "exceptions", "datasets"),
-    ("formula", "rstyle"),
+    ("formula", "rstyle", "_nlopt"),
     ("frame",),
     ("inference",),
     ("lmm",),

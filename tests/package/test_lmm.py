@@ -336,7 +336,7 @@ def test_new_levels_need_permission(sleep_models):
 def test_bad_re_form_and_newdata(sleep_models):
     fit = sleep_models["m1"]
     with pytest.raises(ValueError, match="re_form"):
-        fit.predict(re_form="~(1|Subject)")
+        fit.predict(re_form="~Days")
     with pytest.raises(TypeError, match="DataFrame"):
         fit.predict(newdata=[1, 2, 3])
 

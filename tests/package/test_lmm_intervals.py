@@ -63,7 +63,9 @@ def test_level_changes_the_width(case_fits):
 
 def test_bad_arguments(case_fits):
     fit, _, _ = case_fits["singular"]
-    with pytest.raises(ValueError, match="method"):
-        confint(fit, method="boot")
+    with pytest.raises(ValueError, match="method must be one of 'profile', 'wald', 'boot'"):
+        confint(fit, method="sandwich")
+    with pytest.raises(TypeError, match="takes no options"):
+        confint(fit, method="wald", nsim=10)
     with pytest.raises(ValueError, match="level"):
         confint(fit, level=1.5)
