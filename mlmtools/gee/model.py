@@ -30,7 +30,8 @@ from mlmtools.gee.fitting import run_geepack
 from mlmtools.gee.jackknife import check_std_err
 from mlmtools.gee.result import GeeFit
 from mlmtools.gee.state import GeeFitState
-from mlmtools.glmm.families import FAMILY_CLASSES, Family, NegativeBinomial, get_family
+from mlmtools.glmm.families import Family, NegativeBinomial
+from mlmtools.glmm.family_names import FAMILY_CLASSES, get_family
 
 GEEPACK_LINKS = ("identity", "logit", "probit", "cloglog", "log", "inverse")
 """The links geepack has for the mean (``geese.fit``'s ``LINKS`` without the correlation links)."""

@@ -35,7 +35,8 @@ from mlmtools.formula import Name, parse_formula
 from mlmtools.frame import ModelFrame, as_pandas, build_model
 from mlmtools.frame.columns import column_kind
 from mlmtools.glmm.agq import MAX_NODES
-from mlmtools.glmm.families import Binomial, Family, Gaussian, get_family
+from mlmtools.glmm.families import Binomial, Family, Gaussian
+from mlmtools.glmm.family_names import get_family
 from mlmtools.glmm.pirls import GlmmData
 from mlmtools.glmm.result import GlmerResult, GlmmFitState, fixed_effects_vcov, residual_scale
 from mlmtools.glmm.stages import StageOutcome, run_stages

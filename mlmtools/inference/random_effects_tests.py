@@ -43,7 +43,7 @@ RANOVA_COLUMNS = ["npar", "logLik", "AIC", "LRT", "Df", "Pr(>Chisq)"]
 
 
 class RanovaFit(AnovaFit, Protocol):
-    """A fit whose random-effects structure can be reduced: an :class:`AnovaFit` that can be
+    """A fit whose random-effects structure can be reduced: an ``AnovaFit`` that can be
     refitted with another formula (:class:`~mlmtools.lmm.result.LmerResult` is one)."""
 
     def update(self, formula: str) -> RanovaFit:

@@ -142,7 +142,7 @@ class _Pieces:
         self.first_rest = [np.zeros((k1, t.k, k1, t.k)) for t in design.rest]
         for batch in column_batches(q1, q2, k1):
             J_batch = J[:, batch].T.tocsr()  # rows: the batch's first-term coefficients
-            KJ = np.asarray(J_batch @ K)  # (KJ)' for the batch, one row per coefficient
+            KJ = np.asarray(J_batch @ K.T)  # (KJ)' for the batch (K is symmetric; K.T is C-ordered, no copy)
             levels = slice(batch.start // k1, batch.stop // k1)
             if k1 == 1:
                 self.first_diagonal[levels, 0, 0] = np.asarray(J_batch.multiply(KJ).sum(axis=1)).ravel()

@@ -145,12 +145,12 @@ class CrossedDesign:
 
     @cached_property
     def rest_theta_index(self) -> np.ndarray:
-        """For scalar later terms: the position in theta of each later-term coefficient's parameter."""
+        """The position in theta of each later-term coefficient's parameter (for scalar later terms)."""
         return np.concatenate([np.full(t.n_levels, t.theta_slice.start) for t in self.rest])
 
     @cached_property
     def coupling_theta_index(self) -> np.ndarray:
-        """For scalar later terms: the position in theta of the parameter of each stored entry's row."""
+        """The position in theta of the parameter of each stored entry's row (for scalar later terms)."""
         index: np.ndarray = self.rest_theta_index[self.coupling_rows]
         return index
 

@@ -391,8 +391,8 @@ def profile(fit: ProfiledFit, level: float = 0.95) -> pd.DataFrame:
     return pd.DataFrame(rows, index=names + list(fit.state.fixed_names), columns=_columns(level))
 
 
-#: Interval methods computed above this layer, by name: ``"boot"`` (the parametric bootstrap)
-#: is registered by :mod:`mlmtools.simulate.parametric_bootstrap`, which the package imports.
+#: The interval methods that layers above this one provide, keyed by name; ``"boot"`` (the parametric
+#: bootstrap) is registered by :mod:`mlmtools.simulate.parametric_bootstrap`, which the package imports.
 INTERVAL_METHODS: dict[str, Callable[..., pd.DataFrame]] = {}
 
 

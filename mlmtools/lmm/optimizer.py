@@ -325,7 +325,7 @@ def restart_from_optimum(objective: Callable[[np.ndarray], float], summary: OptS
     -------
     OptSummary
         The new optimum with the evaluations of both runs, the messages of both runs (the
-        restart announced by :data:`RESTART_MESSAGE`) and the restart's convergence status.
+        restart announced by ``RESTART_MESSAGE``) and the restart's convergence status.
     """
     counted = _CountingObjective(objective)
     run = bobyqa(counted, summary.final, summary.lower, optimizer=summary.optimizer, maxeval=maxeval)

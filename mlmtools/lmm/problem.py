@@ -109,9 +109,10 @@ class TermLayout:
 
 #: A model with several random-effects terms is factored blockwise (:mod:`mlmtools.lmm.blocked_factor`)
 #: when the coupling block :math:`Z_2^\\top W Z_1` of its later terms and its first term, held dense, would
-#: have more entries than this (:math:`q_1 q_2`); smaller models keep the dense factorization of
-#: :mod:`mlmtools.lmm.pls`, with which every fixture and chapter number was made.
-BLOCKED_MIN_COUPLING = 20_000
+#: have more entries than this (:math:`q_1 q_2`): from about there the blocked fit is the faster one.  Smaller
+#: models keep the dense factorization of :mod:`mlmtools.lmm.pls`, with which every fixture and chapter
+#: number was made (the largest has :math:`q_1 q_2 = 324`).
+BLOCKED_MIN_COUPLING = 5_000
 
 
 def uses_blocked_factor(terms: Sequence[TermLayout]) -> bool:

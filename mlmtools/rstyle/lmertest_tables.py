@@ -1,7 +1,7 @@
 """lmerTest's tables as it prints them: ANOVA of fixed effects by type, single term deletions
 (``drop1``), likelihood-ratio tests of random effects (``ranova``) and least-squares means.
 
-The numbers are computed in :mod:`mlmtools.inference` (:mod:`~mlmtools.inference.anova_tables`,
+The numbers are computed in ``mlmtools.inference`` (:mod:`~mlmtools.inference.anova_tables`,
 :mod:`~mlmtools.inference.random_effects_tests`, :mod:`~mlmtools.inference.least_squares_means`);
 the classes here hold them, as DataFrames, and lay them out:
 

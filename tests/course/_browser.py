@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import urldefrag, urlparse
 
-from _book import ROOT
+from ._book import ROOT
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -39,7 +39,7 @@ NPM_FOLDER = ROOT / "_build" / "npm"
 PAGE_TIMEOUT_MS = 60_000
 QUIET_NETWORK_SECONDS = 0.5
 CRAWL_TIMEOUT_SECONDS = 1800
-#: The exit status of ``python _browser.py`` when no Chromium could be had.
+#: The exit status of ``python -m course._browser`` when no Chromium could be had.
 NO_BROWSER_EXIT = 3
 
 # Runs in the page after it has loaded: waits for images and MathJax, then reads what the checks need.
@@ -298,8 +298,8 @@ def crawl_in_own_process(html: Path, base_url: str, report_file: Path,
     thread, apart from the test session's threads), through ``run`` (``subprocess.run`` or a stand-in, which
     can end it)."""
     ensure_chromium()
-    completed = run([sys.executable, __file__, str(html), base_url, str(report_file)], text=True,
-                    timeout=CRAWL_TIMEOUT_SECONDS)
+    completed = run([sys.executable, "-m", f"{__package__}._browser", str(html), base_url, str(report_file)],
+                    cwd=Path(__file__).resolve().parents[1], text=True, timeout=CRAWL_TIMEOUT_SECONDS)
     if completed.returncode == NO_BROWSER_EXIT:
         raise BrowserUnavailable(completed.stderr.strip())
     assert completed.returncode == 0, f"the crawl failed (exit {completed.returncode}):\n{completed.stderr[-8000:]}"
@@ -309,7 +309,8 @@ def crawl_in_own_process(html: Path, base_url: str, report_file: Path,
 
 
 def main(argv: list[str]) -> int:
-    """``python _browser.py HTML_FOLDER BASE_URL REPORT_JSON``: crawl the served book, write the report."""
+    """``python -m course._browser HTML_FOLDER BASE_URL REPORT_JSON`` (from ``tests/``): crawl the served book,
+    write the report."""
     html, base_url, report_file = argv
     try:
         crawl = crawl_book(Path(html), base_url)

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
-from _book import ROOT
+from ._book import ROOT
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 TEXT_TYPES = ("text/plain", "text/html", "text/markdown", "text/latex")

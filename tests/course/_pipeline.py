@@ -33,9 +33,9 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
-from _book import ROOT, book_command, override_config
-from _browser import Crawl, crawl_in_own_process, serve
-from _fresh_runs import FreshRun, run_all, with_outputs
+from ._book import ROOT, book_command, override_config
+from ._browser import Crawl, crawl_in_own_process, serve
+from ._fresh_runs import FreshRun, run_all, with_outputs
 from jupyter_cache import get_cache
 from jupyter_cache.base import CacheBundleIn
 

@@ -19,10 +19,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from _book import ROOT
-from _browser import BrowserUnavailable, Crawl
-from _fresh_runs import FreshRun
-from _pipeline import PIPELINE, BookBuild
+from ._book import ROOT
+from ._browser import BrowserUnavailable, Crawl
+from ._fresh_runs import FreshRun
+from ._pipeline import PIPELINE, BookBuild
 
 COURSE_TESTS = Path(__file__).resolve().parent
 NOTEBOOKS = ROOT / "notebooks"

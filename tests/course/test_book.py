@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from _book import notebooks_executed, notebooks_read_from_cache
-from _fresh_runs import NOTEBOOKS
-from _pipeline import BookBuild
+from ._book import notebooks_executed, notebooks_read_from_cache
+from ._fresh_runs import NOTEBOOKS
+from ._pipeline import BookBuild
 from bs4 import BeautifulSoup
 
 

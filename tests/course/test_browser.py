@@ -15,8 +15,8 @@ from urllib.parse import urldefrag
 
 import pytest
 import yaml
-from _book import ROOT
-from _browser import DESKTOP, PAGE_TIMEOUT_MS, PHONE, BrowserUnavailable, Crawl, chromium, open_page, page_url
+from ._book import ROOT
+from ._browser import DESKTOP, PAGE_TIMEOUT_MS, PHONE, BrowserUnavailable, Crawl, chromium, open_page, page_url
 
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 

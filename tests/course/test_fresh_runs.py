@@ -18,7 +18,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from _fresh_runs import NOTEBOOKS, ORDER_SEED, FreshRun, cell_texts, shuffled_notebooks
+from ._fresh_runs import NOTEBOOKS, ORDER_SEED, FreshRun, cell_texts, shuffled_notebooks
 
 
 def test_there_are_notebooks() -> None:

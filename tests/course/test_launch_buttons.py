@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 import yaml
-from _book import ROOT
+from ._book import ROOT
 from bs4 import BeautifulSoup
 
 

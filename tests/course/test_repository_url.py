@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 import yaml
-from _book import ROOT
+from ._book import ROOT
 
 
 def load_sync_module():

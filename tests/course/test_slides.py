@@ -12,7 +12,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from _book import ROOT
+from ._book import ROOT
 from bs4 import BeautifulSoup
 from nbformat.v4 import new_code_cell, new_markdown_cell
 

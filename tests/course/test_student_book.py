@@ -14,9 +14,9 @@ from pathlib import Path
 import nbformat
 import pytest
 import yaml
-from _book import ROOT, notebooks_executed, notebooks_read_from_cache
-from _fresh_runs import NOTEBOOKS
-from _pipeline import BookBuild
+from ._book import ROOT, notebooks_executed, notebooks_read_from_cache
+from ._fresh_runs import NOTEBOOKS
+from ._pipeline import BookBuild
 from bs4 import BeautifulSoup
 
 sys.path.insert(0, str(ROOT / "scripts"))

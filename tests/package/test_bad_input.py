@@ -19,21 +19,21 @@ import pandas as pd
 import pytest
 
 from mlmtools import design
-from mlmtools.inference import anova
-from mlmtools.simulate.balanced import balanced_type1_pvalues
+from mlmtools.broom import augment, glance, tidy
 from mlmtools.datasets import sleepstudy
 from mlmtools.exceptions import FormulaError, MissingRowsWarning
+from mlmtools.frame import ColumnNotFoundError
 from mlmtools.gee import geeglm
 from mlmtools.glmm import glmer
-from mlmtools.glmm.negative_binomial import glmer_nb
 from mlmtools.glmm.families import NegativeBinomial
+from mlmtools.glmm.negative_binomial import glmer_nb
+from mlmtools.inference import anova
+from mlmtools.inference.contrasts import contest
 from mlmtools.lmm import lmer
-from mlmtools.frame import ColumnNotFoundError
+from mlmtools.simulate.balanced import balanced_type1_pvalues
 from mlmtools.simulate.power import power_analytic, power_curve, power_simulation
 from mlmtools.simulate.rng import RRandom
-from mlmtools.inference.contrasts import contest
 from mlmtools.simulate.type1 import simulate_type1
-from mlmtools.broom import augment, glance, tidy
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 SLEEP = "Reaction ~ Days + (1 | Subject)"

@@ -18,10 +18,10 @@ import pytest
 
 from mlmtools.exceptions import FormulaError
 from mlmtools.formula import ALLOWED_FUNCTIONS, parse_formula
+from mlmtools.frame import build_model
 from mlmtools.gee import geeglm
 from mlmtools.glmm import glmer
 from mlmtools.lmm import lmer
-from mlmtools.frame import build_model
 
 
 @pytest.fixture(scope="module")

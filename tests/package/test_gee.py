@@ -24,9 +24,10 @@ import pytest
 
 import mlmtools
 from mlmtools.exceptions import ConvergenceWarning, MissingRowsWarning
-from mlmtools.glmm.families import FAMILIES, Binomial, Poisson, get_family
 from mlmtools.gee import GeeFit, GeeSummary, geeglm
 from mlmtools.gee.correlation import AR1, Exchangeable, Independence, Unstructured, make_correlation
+from mlmtools.glmm.families import Binomial, Poisson
+from mlmtools.glmm.family_names import FAMILIES, get_family
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 SLEEPSTUDY_CSV = Path(mlmtools.__file__).parent / "datasets" / "data" / "sleepstudy.csv"
@@ -345,8 +346,8 @@ def test_tidy_dispatches_to_the_fit(sleep_fits):
 
 
 def test_names_shared_with_the_mixed_model_results(sleep_fits, sleepstudy):
-    from mlmtools.lmm import lmer
     from mlmtools.broom import tidy
+    from mlmtools.lmm import lmer
 
     fit = sleep_fits["exchangeable"]
     pd.testing.assert_series_equal(fit.fixef, fit.coefficients)

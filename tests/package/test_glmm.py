@@ -22,7 +22,8 @@ from mlmtools.broom import tidy
 from mlmtools.exceptions import SingularFitWarning
 from mlmtools.glmm import GlmerResult, glmer
 from mlmtools.glmm.agq import gauss_hermite_normal
-from mlmtools.glmm.families import Binomial, Poisson, get_family
+from mlmtools.glmm.families import Binomial, Poisson
+from mlmtools.glmm.family_names import get_family
 from mlmtools.inference.numderiv import central_derivatives
 from mlmtools.lmm.optimizer import scaled_gradient_message
 from mlmtools.rstyle.summaries import GlmerSummary

@@ -20,7 +20,8 @@ from scipy import optimize, special, stats
 
 from mlmtools.exceptions import ConvergenceWarning
 from mlmtools.glmm import glmer
-from mlmtools.glmm.families import Binomial, Gamma, Gaussian, NegativeBinomial, Poisson, get_family
+from mlmtools.glmm.families import Binomial, Gamma, Gaussian, NegativeBinomial, Poisson
+from mlmtools.glmm.family_names import get_family
 from mlmtools.glmm.links import LINKS, make_link
 from mlmtools.glmm.model import code_factor_response
 from mlmtools.glmm.negative_binomial import brent_minimize, glmer_nb, theta_ml

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from test_lmm import CASES
 
 from mlmtools.inference.anova_tables import anova, compare_models, containment, term_columns, type3_contrasts
-from mlmtools.lmm import LinearMixedModel, lmer
 from mlmtools.inference.contrasts import contest
-from test_lmm import CASES
+from mlmtools.lmm import LinearMixedModel, lmer
 
 LRT_R_COLUMNS = {"-2*log(L)": "deviance"}
 

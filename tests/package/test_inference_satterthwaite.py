@@ -8,16 +8,16 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
+from test_lmm import CASES
 
-from mlmtools.lmm.pls import deviance, solve
-from mlmtools.lmm import LmerResult, lmer
+from mlmtools.inference.contrasts import contest
 from mlmtools.inference.numderiv import hessian as numderiv_hessian
 from mlmtools.inference.numderiv import jacobian as numderiv_jacobian
-from mlmtools.inference.contrasts import contest
 from mlmtools.inference.satterthwaite import fstat_ddf, satterthwaite_df
+from mlmtools.lmm import LmerResult, lmer
 from mlmtools.lmm.derivatives import profiled_derivatives
+from mlmtools.lmm.pls import deviance, solve
 from mlmtools.lmm.state import lmm_fit_state
-from test_lmm import CASES
 
 
 def test_hessian_matches_analytic_second_derivatives():

@@ -25,11 +25,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mlmtools.lmm.pls import deviance
-from mlmtools.lmm.problem import make_problem
+from mlmtools.frame import build_model
 from mlmtools.gee import geeglm
 from mlmtools.lmm import lmer
-from mlmtools.frame import build_model
+from mlmtools.lmm.pls import deviance
+from mlmtools.lmm.problem import make_problem
 from mlmtools.simulate.rng import RRandom
 
 PROPERTY = settings(derandomize=True, deadline=None, max_examples=12,

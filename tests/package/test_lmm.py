@@ -9,12 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mlmtools.exceptions import ConvergenceWarning, SingularFitWarning
+from mlmtools.frame import build_model
+from mlmtools.lmm import LinearMixedModel, lmer
+from mlmtools.lmm.optimizer import optimize_theta
 from mlmtools.lmm.pls import deviance, deviance_function, solve
 from mlmtools.lmm.problem import make_problem, start_theta
-from mlmtools.exceptions import ConvergenceWarning, SingularFitWarning
-from mlmtools.lmm import LinearMixedModel, lmer
-from mlmtools.frame import build_model
-from mlmtools.lmm.optimizer import optimize_theta
 
 REL = 1e-6
 
@@ -226,7 +226,7 @@ def test_every_fixture_case_is_covered(lmer_cases):
 def test_case_estimates_match_r(case_fits, lmer_cases, name):
     fit, messages, _ = case_fits[name]
     case = lmer_cases["cases"][name]
-    assert fit.REML == case["REML"]
+    assert case["REML"] == fit.REML
     assert fit.nobs == case["nobs"]
     assert fit.ngroups == case["ngrps"]
     assert list(fit.fixef.index) == list(case["fixef"])

@@ -13,12 +13,13 @@ from functools import cache
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import FIXTURES
 
 import mlmtools.lmm.crossed_design as crossed_design
 import mlmtools.lmm.problem as problem_module
-from conftest import FIXTURES
 from mlmtools.exceptions import SingularFitWarning
 from mlmtools.frame import build_model
+from mlmtools.inference.numderiv import hessian as numderiv_hessian
 from mlmtools.lmm import LinearMixedModel
 from mlmtools.lmm.blocked_traces import blocked_derivatives_available
 from mlmtools.lmm.derivatives import (
@@ -29,7 +30,6 @@ from mlmtools.lmm.derivatives import (
     varpar_hessian_jacobian,
 )
 from mlmtools.lmm.pls import conditional_variances, deviance, deviance_function, solve
-from mlmtools.inference.numderiv import hessian as numderiv_hessian
 from mlmtools.lmm.problem import design_products, make_problem, uses_blocked_factor
 
 CROSSED = json.loads((FIXTURES / "crossed_scale.json").read_text(encoding="utf-8"))["cases"]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from mlmtools.lmm.intervals import confint, parameter_names
-from mlmtools.exceptions import SingularFitWarning
 from test_lmm import CASES
+
+from mlmtools.exceptions import SingularFitWarning
+from mlmtools.lmm.intervals import confint, parameter_names
 
 
 def _r_values(entry) -> np.ndarray:

@@ -4,11 +4,11 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import pytest  # noqa: E402
-from matplotlib.colors import to_hex  # noqa: E402
+import matplotlib.pyplot as plt
+import pytest
+from matplotlib.colors import to_hex
 
-from mlmtools.plotting import (  # noqa: E402
+from mlmtools.plotting import (
     COLOR_CYCLE,
     FIGURE_SIZE,
     OKABE_ITO,

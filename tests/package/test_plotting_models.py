@@ -10,16 +10,16 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
-from scipy import stats  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
 
-from mlmtools.gee import geeglm  # noqa: E402
-from mlmtools.glmm import glmer  # noqa: E402
-from mlmtools.lmm import lmer  # noqa: E402
-from mlmtools.plotting import (  # noqa: E402
+from mlmtools.gee import geeglm
+from mlmtools.glmm import glmer
+from mlmtools.lmm import lmer
+from mlmtools.plotting import (
     caterpillar_plot,
     group_lines_plot,
     power_curve_plot,
@@ -30,8 +30,8 @@ from mlmtools.plotting import (  # noqa: E402
     scale_location_plot,
     working_correlation_plot,
 )
-from mlmtools.plotting.random_effects import r_ppoints  # noqa: E402
-from mlmtools.simulate.power import power_curve  # noqa: E402
+from mlmtools.plotting.random_effects import r_ppoints
+from mlmtools.simulate.power import power_curve
 
 
 @pytest.fixture(autouse=True)

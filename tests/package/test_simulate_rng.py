@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from mlmtools.simulate._qnorm import qnorm
-from mlmtools.simulate.seeding import NumpyRandom, RandomSource, as_generator
 from mlmtools.simulate.rng import RRandom
+from mlmtools.simulate.seeding import NumpyRandom, RandomSource, as_generator
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "rng-reference.json"
 REFERENCE = json.loads(FIXTURE.read_text())
