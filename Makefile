@@ -35,7 +35,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-package: $(STAMP)
-	$(BIN)/python -m pytest tests/package $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests/package -m "not slow" $(PYTEST_ARGS)
 
 test-course: $(STAMP)
 	$(BIN)/python -m pytest tests/course notebooks $(PYTEST_ARGS)

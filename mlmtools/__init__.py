@@ -26,9 +26,9 @@ power                           mlmtools.simulate.power         power of cluster
 ==============================  ==============================  ==============================================
 
 The subpackages follow the pipeline and depend on each other only downwards (the layers are
-drawn in CONTRIBUTING.md). ``mlmtools.lmer``, ``mlmtools.rformat``, ``mlmtools.design`` and the
-other modules the chapters import from are compatibility paths that re-export from the
-subpackages.
+drawn in CONTRIBUTING.md). ``mlmtools.design``, ``mlmtools.power`` and ``mlmtools.rformat``
+are the earlier short paths of :mod:`mlmtools.simulate.clustering`, :mod:`mlmtools.simulate.power`
+and :mod:`mlmtools.rstyle`; they re-export the same objects.
 """
 
 from __future__ import annotations
@@ -38,16 +38,8 @@ from typing import Any
 
 from mlmtools._version import __version__
 
-# The chapters import four functions from compatibility modules of the same name
-# (``from mlmtools.lmer import lmer``). Importing such a module binds it as an attribute of the
-# package; importing the four first, before the functions below, keeps ``mlmtools.lmer`` the
-# function whatever is imported later.
-for _path in ("anova", "glmer", "lmer", "tidy"):
-    importlib.import_module(f"mlmtools.{_path}")
-del _path
-
-from mlmtools.broom import augment, glance, tidy  # noqa: E402
-from mlmtools.exceptions import (  # noqa: E402
+from mlmtools.broom import augment, glance, tidy
+from mlmtools.exceptions import (
     ConvergenceWarning,
     FormulaError,
     MissingRowsWarning,
@@ -55,11 +47,11 @@ from mlmtools.exceptions import (  # noqa: E402
     RankDeficiencyWarning,
     SingularFitWarning,
 )
-from mlmtools.gee import GeeModel, geeglm  # noqa: E402
-from mlmtools.glmm import GeneralizedLinearMixedModel, glmer  # noqa: E402
-from mlmtools.inference import anova, contest  # noqa: E402
-from mlmtools.lmm import LinearMixedModel, lmer  # noqa: E402
-from mlmtools.simulate import RRandom, simulate_type1  # noqa: E402
+from mlmtools.gee import GeeModel, geeglm
+from mlmtools.glmm import GeneralizedLinearMixedModel, glmer
+from mlmtools.inference import anova, contest
+from mlmtools.lmm import LinearMixedModel, lmer
+from mlmtools.simulate import RRandom, simulate_type1
 
 _SUBMODULES = ("datasets", "design", "plotting", "power", "rformat")
 

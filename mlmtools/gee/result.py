@@ -254,9 +254,10 @@ class GeeFit(ResultAliases):
 
         Parameters
         ----------
-        newdata : pandas.DataFrame, optional
-            Rows to predict, with the columns of the formula's right-hand side (and of the
-            ``offset`` column and ``offset()`` terms); default the rows fitted, in the caller's order.
+        newdata : DataFrame, optional
+            Rows to predict (a pandas, polars or pyarrow data frame), with the columns of the
+            formula's right-hand side (and of the ``offset`` column and ``offset()`` terms); default
+            the rows fitted, in the caller's order.
         type : {"link", "response"}
             The linear predictor :math:`\\hat\\eta` (R's default) or the mean :math:`g^{-1}(\\hat\\eta)`.
         se_fit : bool
@@ -296,8 +297,7 @@ class GeeFit(ResultAliases):
             X, offset = state.data.X[state.caller_rows], state.data.offset[state.caller_rows]
             index = state.row_index
         else:
-            X, offset = new_design(state.frame, newdata, self.model.offset_column)
-            index = newdata.index
+            X, offset, index = new_design(state.frame, newdata, self.model.offset_column)
         return prediction_table(X, offset, state.estimates.beta, state.reported.beta, self.family, index,
                                 type, se_fit, interval, level)
 

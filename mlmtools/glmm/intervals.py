@@ -20,10 +20,8 @@ families with a dispersion), then the fixed effects.
   As in lme4, a fit whose family has a dispersion cannot be profiled, and a deviance below the
   fit's raises an error (the fit was not at the optimum).
 
-Predictions (:func:`fixed_prediction`): :math:`\\mathrm{SE}(x^\\top\\hat\\beta) =
-\\sqrt{x^\\top V x}` with :math:`V` the fit's ``vcov``; on the response scale by the delta method,
-:math:`|d\\mu/d\\eta|\\,\\mathrm{SE}`, and the interval is the link-scale interval mapped through
-the inverse link.
+Predictions with standard errors are the Wald table of
+:func:`mlmtools.inference.wald.fixed_part_predictions` with the fit's ``vcov``.
 """
 
 from __future__ import annotations
@@ -38,6 +36,8 @@ from scipy import optimize, stats
 
 from mlmtools.glmm.families import Family
 from mlmtools.glmm.stages import GlmmDeviance
+from mlmtools.inference.wald import fixed_part_predictions, interval_columns, wald_table
+from mlmtools.lmm.intervals import to_sdcor, to_theta
 from mlmtools.lmm.problem import TermLayout
 
 DEVIANCE_TOL = 1e-9  # profile.merMod(devtol = 1e-9)
@@ -73,20 +73,6 @@ class IntervalFit(Protocol):
         """The deviance at the optimum."""
 
 
-def interval_columns(level: float) -> list[str]:
-    """lme4's column labels, ``format.perc``: both tail probabilities in percent, formatted
-    together with 3 significant digits and without scientific notation (``"2.5 %"``,
-    ``"97.5 %"`` for level 0.95; ``"0.05 %"``, ``"99.95 %"`` for 0.999)."""
-    lower = (1 - level) / 2
-    percents = [100 * lower, 100 * (1 - lower)]
-    decimals = 0
-    for value in percents:
-        mantissa, exponent = f"{value:.2e}".split("e")
-        significant = len(mantissa.replace(".", "").rstrip("0")) or 1
-        decimals = max(decimals, significant - 1 - int(exponent))
-    return [f"{value:.{decimals}f} %" for value in percents]
-
-
 def variance_names(terms: Sequence[TermLayout], dispersion: bool) -> list[str]:
     """lme4's ``oldNames = FALSE`` names of the variance parameters (``sigma`` last when the
     family has a dispersion)."""
@@ -98,57 +84,11 @@ def variance_names(terms: Sequence[TermLayout], dispersion: bool) -> list[str]:
     return names + (["sigma"] if dispersion else [])
 
 
-def to_sdcor(terms: Sequence[TermLayout], theta: np.ndarray) -> np.ndarray:
-    """Standard deviations and correlations of :math:`TT^\\top`, term by term in theta's order
-    (lme4's ``Cv_to_Sv``)."""
-    out: list[float] = []
-    for t in terms:
-        T = t.template(theta)
-        cov = T @ T.T
-        sd = np.sqrt(np.diag(cov))
-        for c in range(t.k):
-            out.append(sd[c])
-            out.extend(cov[a, c] / (sd[a] * sd[c]) if sd[a] * sd[c] > 0 else 0.0 for a in range(c + 1, t.k))
-    return np.array(out)
-
-
-def to_theta(terms: Sequence[TermLayout], sdcor: np.ndarray) -> np.ndarray:
-    """The inverse of :func:`to_sdcor`: theta from standard deviations and correlations
-    (lme4's ``Sv_to_Cv``; the Cholesky factor of the covariance, column by column)."""
-    theta: list[float] = []
-    for t in terms:
-        values = sdcor[t.theta_slice]
-        sd, corr, index = np.zeros(t.k), np.eye(t.k), 0
-        for c in range(t.k):
-            sd[c] = values[index]
-            index += 1
-            for a in range(c + 1, t.k):
-                corr[a, c] = corr[c, a] = values[index]
-                index += 1
-        cov = corr * np.outer(sd, sd)
-        if t.k == 1:
-            T = np.sqrt(cov)
-        else:
-            vals, vecs = np.linalg.eigh(cov)
-            if vals.min() > 0:
-                T = np.linalg.cholesky(cov)
-            else:  # a boundary (zero sd or |cor| = 1): a triangular square root of the PSD matrix
-                T = np.linalg.qr((vecs * np.sqrt(np.clip(vals, 0, None))).T)[1].T
-                T = T * np.sign(np.diag(T) + (np.diag(T) == 0))
-        rows, cols = np.tril_indices(t.k)
-        order = np.lexsort((rows, cols))
-        theta.extend(T[rows[order], cols[order]])
-    return np.array(theta)
-
-
 def wald(fit: IntervalFit, level: float, dispersion: bool) -> pd.DataFrame:
-    """Wald intervals :math:`\\hat\\beta \\pm z\\,\\mathrm{SE}`; NaN rows for variance parameters."""
-    z = stats.norm.ppf((1 + level) / 2)
-    beta = fit.fixef.to_numpy()
-    se = np.sqrt(np.diag(fit.vcov().to_numpy()))
-    names = variance_names(fit.terms(), dispersion)
-    values = np.vstack([np.full((len(names), 2), np.nan), np.column_stack([beta - z * se, beta + z * se])])
-    return pd.DataFrame(values, index=names + list(fit.fixef.index), columns=interval_columns(level))
+    """Wald intervals :math:`\\hat\\beta \\pm z\\,\\mathrm{SE}`; NaN rows for variance parameters
+    (:func:`~mlmtools.inference.wald.wald_table`)."""
+    return wald_table(fit.fixef.to_numpy(), fit.vcov().to_numpy(), variance_names(fit.terms(), dispersion),
+                      list(fit.fixef.index), level)
 
 
 def _minimize(objective: Callable[[np.ndarray], float], start: np.ndarray, lower: np.ndarray,
@@ -251,7 +191,20 @@ class _Profile:
 
 
 def profile(fit: IntervalFit, level: float, parm: Sequence[int]) -> pd.DataFrame:
-    """Profile-likelihood intervals of the parameters at positions ``parm`` (module docstring)."""
+    """Profile-likelihood intervals of the parameters at positions ``parm`` (module docstring;
+    :meth:`GlmerResult.confint <mlmtools.glmm.result.GlmerResult.confint>` names them).
+
+    Examples
+    --------
+    >>> from mlmtools.datasets import sleepstudy
+    >>> from mlmtools.glmm import glmer
+    >>> from mlmtools.glmm.intervals import profile
+    >>> data = sleepstudy().assign(slow=lambda d: (d["Reaction"] > 300).astype(int))
+    >>> fit = glmer("slow ~ Days + (1 | Subject)", data, family="binomial")
+    >>> print(profile(fit, 0.95, [1]).round(3))
+                 2.5 %  97.5 %
+    (Intercept) -4.749  -1.976
+    """
     z = stats.norm.ppf((1 + level) / 2)
     names = variance_names(fit.terms(), False) + list(fit.fixef.index)
     rows = []
@@ -283,13 +236,6 @@ def parameter_positions(parm: str | Sequence[str] | None, names: Sequence[str], 
 def fixed_prediction(X: np.ndarray, beta: np.ndarray, vcov: np.ndarray, offset: np.ndarray,
                      family: Family, type: str, level: float) -> pd.DataFrame:
     """``fit``, ``se_fit``, ``lwr``, ``upr`` of :math:`\\eta = X\\beta + o` on the link or response
-    scale (module docstring)."""
-    eta = X @ beta + offset
-    se = np.sqrt(np.einsum("ij,jk,ik->i", X, vcov, X))
-    z = stats.norm.ppf((1 + level) / 2)
-    lower, upper = eta - z * se, eta + z * se
-    if type == "link":
-        return pd.DataFrame({"fit": eta, "se_fit": se, "lwr": lower, "upr": upper})
-    ends = np.sort(np.column_stack([family.linkinv(lower), family.linkinv(upper)]), axis=1)
-    return pd.DataFrame({"fit": family.linkinv(eta), "se_fit": np.abs(family.mu_eta(eta)) * se,
-                         "lwr": ends[:, 0], "upr": ends[:, 1]})
+    scale: :func:`mlmtools.inference.wald.fixed_part_predictions` with a default index."""
+    return fixed_part_predictions(X, beta, vcov, offset, pd.RangeIndex(len(X)), "confidence", level,
+                                  response_scale=None if type == "link" else family)

@@ -19,6 +19,7 @@ from scipy import stats
 from mlmtools._blas import single_blas_thread
 from mlmtools._stacklevel import user_stacklevel
 from mlmtools.exceptions import ConvergenceWarning
+from mlmtools.frame.inputs import as_pandas
 from mlmtools.glmm.families import Family
 from mlmtools.glmm.intervals import METHODS, fixed_prediction, parameter_positions, profile, variance_names, wald
 from mlmtools.glmm.pirls import GlmmData, PirlsResult, conditional_variances, unscaled_fixed_vcov
@@ -315,6 +316,7 @@ class GlmerResult(MixedModelResult):
             raise ValueError(f"interval must be None or 'confidence', got {interval!r}")
         if not 0 < level < 1:
             raise ValueError(f"level must be between 0 and 1, got {level!r}")
+        newdata = None if newdata is None else as_pandas(newdata, "newdata")
         include_random = self._include_random(re_form)
         frame = self.state.frame
         if se_fit or interval is not None:

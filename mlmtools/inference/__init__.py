@@ -12,7 +12,7 @@ module                    holds
 ``term_deletion``         lmerTest's ``drop1``
 ``random_effects_tests``  lmerTest's ``ranova``
 ``least_squares_means``   lmerTest's ``ls_means`` and ``difflsmeans``
-``wald``                  Wald confidence limits
+``wald``                  Wald limits, R's interval labels, fixed-part predictions with SEs
 ========================  ================================================================
 
 The tests read a fit through small protocols (its estimates, its state, its

@@ -244,10 +244,9 @@ def fitted_data_rows(fit: AnovaFit, purpose: str = "type III contrasts for terms
     return data.iloc[data.index.get_indexer(rows)]
 
 
-def _overparameterized_design(fit: AnovaFit) -> tuple[np.ndarray, dict[str, slice]]:
+def _overparameterized_design(fit: AnovaFit, frame: ModelFrame) -> tuple[np.ndarray, dict[str, slice]]:
     """lmerTest's ``get_rdX``: the intercept and, for each term, R's ``model.matrix(~ 0 + term)``
     (all levels of every factor); returns the matrix and each term's columns."""
-    frame = fit.state.frame
     parsed = frame.parsed
     spec = parsed.fixed
     data = fitted_data_rows(fit)
@@ -264,17 +263,30 @@ def _overparameterized_design(fit: AnovaFit) -> tuple[np.ndarray, dict[str, slic
     return np.column_stack(blocks), positions
 
 
-def type3_contrasts(fit: AnovaFit) -> dict[str, np.ndarray]:
-    """lmerTest's type III contrast matrices (``extract_contrasts_type3``), one per term.
+def _treatment_coded(frame: ModelFrame) -> ModelFrame:
+    """The frame with every factor coded by ``contr.treatment`` (lmerTest's ``get_model_matrix(type =
+    "remake", contrasts = "contr.treatment")``); the frame itself when that is its coding already."""
+    if all(isinstance(spec, str) and spec == "contr.treatment" for spec in frame.contrasts.values()):
+        return frame
+    if frame.dropped_columns:
+        raise ValueError("type III tests of a rank-deficient model need treatment contrasts for every factor; "
+                         "refit without contrasts= (the tests do not depend on the coding)")
+    return dataclasses.replace(frame, contrasts=dict.fromkeys(frame.contrasts, "contr.treatment"))
 
-    With :math:`X` the model's design (treatment coding) and :math:`\\tilde X` the
+
+def type3_contrasts(fit: AnovaFit) -> dict[str, np.ndarray]:
+    """lmerTest's type III contrast matrices (``get_contrasts_type3``), one per term.
+
+    With :math:`X` the model's design in treatment coding (remade so when a factor has other
+    contrasts) and :math:`\\tilde X` the
     over-parameterised design of ``_overparameterized_design``, the basic contrasts are
     :math:`L = (X^{+}\\tilde X)^\\top`, rounded as R's ``zapsmall``.  Going from higher- to
     lower-order terms, the columns of :math:`L` of a term contained in other terms are
     replaced by their least-squares residuals on the columns of the containing terms.  The
     rows of :math:`L` for the model's own coefficients are kept; a term's contrast is the
     transpose of its columns, without zero rows.  Terms contained in no other term get the
-    plain selection of their coefficients.
+    plain selection of their coefficients. When the model's design :math:`X_c` has other
+    contrasts, each contrast is mapped to its coding, :math:`L\\,\\mathrm{zapsmall}(X^{+}X_c)`.
     """
     columns = term_columns(fit)
     contained_in = containment(fit)
@@ -282,8 +294,9 @@ def type3_contrasts(fit: AnovaFit) -> dict[str, np.ndarray]:
     selection = {label: np.eye(p)[cols] for label, cols in columns.items()}
     if not any(columns[big] for label, bigs in contained_in.items() if columns[label] for big in bigs):
         return selection
-    X = fit.state.frame.X
-    design, positions = _overparameterized_design(fit)
+    treatment = _treatment_coded(fit.state.frame)
+    X = fit.state.frame.X if treatment is fit.state.frame else treatment.fixed_matrix(fitted_data_rows(fit))
+    design, positions = _overparameterized_design(fit, treatment)
     L = zapsmall((np.linalg.pinv(X) @ design).T)
     order = sorted(columns, key=lambda label: label.count(":"), reverse=True)
     for label in order:
@@ -297,6 +310,9 @@ def type3_contrasts(fit: AnovaFit) -> dict[str, np.ndarray]:
     for label, cols in columns.items():
         Lt = L[:, cols].T
         contrasts[label] = Lt[np.sum(np.abs(Lt), axis=1) > 1e-8]
+    if treatment is not fit.state.frame:
+        coding_map = zapsmall(np.linalg.pinv(X) @ fit.state.frame.X)
+        contrasts = {label: L @ coding_map for label, L in contrasts.items()}
     return contrasts
 
 

@@ -25,7 +25,7 @@ import contextlib
 import dataclasses
 import functools
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -35,10 +35,10 @@ from scipy import optimize, stats
 from mlmtools._blas import single_blas_thread, suits_one_thread
 from mlmtools._stacklevel import user_stacklevel
 from mlmtools.exceptions import ConvergenceWarning, SingularFitWarning
+from mlmtools.inference.wald import interval_columns, wald_table
 from mlmtools.lmm.pls import deviance, solve
-from mlmtools.lmm.problem import LmmProblem, make_problem
+from mlmtools.lmm.problem import LmmProblem, TermLayout, make_problem
 from mlmtools.lmm.state import LmmFitState, MixedFitState
-from mlmtools.rstyle.numbers import format_number, format_vector
 
 
 class ProfiledFit(Protocol):
@@ -64,57 +64,60 @@ def parameter_names(state: MixedFitState) -> list[str]:
     return names + ["sigma"]
 
 
-def _columns(level: float) -> list[str]:
-    """lme4's column labels: ``paste(format(100 * a, trim = TRUE, scientific = FALSE,
-    digits = 3), "%")`` of both tail probabilities, formatted together as R formats a vector.
-
-    :func:`mlmtools.format_vector` has no ``scientific = FALSE``; for the rare levels
-    where it would choose scientific notation (level 0.999 and beyond) each label is
-    formatted on its own instead."""
-    lower = (1 - level) / 2
-    percents = np.array([lower, 1 - lower]) * 100
-    texts = format_vector(percents, 3)
-    if any("e" in text for text in texts):
-        texts = [format_number(p, 3) for p in percents]
-    return [f"{text.strip()} %" for text in texts]
-
-
 def wald(state: LmmFitState, level: float = 0.95) -> pd.DataFrame:
     """Wald intervals :math:`\\hat\\beta \\pm z\\,\\mathrm{SE}`; NaN rows for variance
-    parameters."""
-    z = stats.norm.ppf((1 + level) / 2)
-    se = np.sqrt(np.diag(state.vcov))
-    beta = state.beta
-    var_names = parameter_names(state)
-    values = np.vstack([np.full((len(var_names), 2), np.nan),
-                        np.column_stack([beta - z * se, beta + z * se])])
-    return pd.DataFrame(values, index=var_names + list(state.fixed_names), columns=_columns(level))
+    parameters (:func:`~mlmtools.inference.wald.wald_table`)."""
+    return wald_table(state.beta, state.vcov, parameter_names(state), list(state.fixed_names), level)
 
 
 # -- the sd/cor parameterisation -------------------------------------------------------------
 
-def sd_cor_values(state: MixedFitState, theta: np.ndarray, sigma: float) -> np.ndarray:
-    """The standard deviations and correlations of the random effects, then ``sigma``, in the
-    order of :func:`parameter_names` (lme4's ``Cv_to_Sv``): for each term
-    :math:`\\Sigma = \\sigma^2 T T^\\top`, its standard deviations and the correlations below
-    the diagonal column by column (0 where a standard deviation is 0, as lme4's
-    ``cov2sdcor``)."""
-    out = []
-    for t in state.problem.terms:
+def to_sdcor(terms: Sequence[TermLayout], theta: np.ndarray, sigma: float = 1.0) -> np.ndarray:
+    """The standard deviations and correlations of the random effects, term by term in theta's
+    order (lme4's ``Cv_to_Sv``): for each term :math:`\\Sigma = \\sigma^2 T T^\\top`, its standard
+    deviations and the correlations below the diagonal column by column (0 where a standard
+    deviation is 0, as lme4's ``cov2sdcor``). ``sigma = 1`` gives a GLMM's :math:`TT^\\top`.
+
+    Examples
+    --------
+    >>> from mlmtools.datasets import sleepstudy
+    >>> from mlmtools.lmm import lmer
+    >>> from mlmtools.lmm.intervals import to_sdcor, to_theta
+    >>> fit = lmer("Reaction ~ Days + (Days | Subject)", sleepstudy())
+    >>> sdcor = to_sdcor(fit.state.problem.terms, fit.theta, fit.sigma)
+    >>> sdcor.round(3).tolist()
+    [24.741, 0.066, 5.922]
+    >>> bool(np.allclose(to_theta(fit.state.problem.terms, sdcor, fit.sigma), fit.theta))
+    True
+    """
+    out: list[float] = []
+    for t in terms:
         T = t.template(theta)
         cov = sigma**2 * T @ T.T
         sd = np.sqrt(np.diag(cov))
         for c in range(t.k):
             out.append(sd[c])
-            for a in range(c + 1, t.k):
-                out.append(cov[a, c] / (sd[a] * sd[c]) if sd[a] * sd[c] > 0 else 0.0)
-    return np.array(out + [sigma])
+            out.extend(cov[a, c] / (sd[a] * sd[c]) if sd[a] * sd[c] > 0 else 0.0 for a in range(c + 1, t.k))
+    return np.array(out)
 
 
-def _to_theta(state: LmmFitState, sdcor: np.ndarray) -> tuple[np.ndarray, float]:
-    sigma = sdcor[-1]
+def to_theta(terms: Sequence[TermLayout], sdcor: np.ndarray, sigma: float = 1.0) -> np.ndarray:
+    """The inverse of :func:`to_sdcor` (lme4's ``Sv_to_Cv``): for each term the lower Cholesky
+    factor :math:`T` of :math:`\\Sigma/\\sigma^2`, column by column; on a boundary (a zero
+    standard deviation or :math:`|\\rho| = 1`) a triangular square root of the semi-definite
+    matrix.
+
+    Examples
+    --------
+    >>> from mlmtools.datasets import sleepstudy
+    >>> from mlmtools.lmm import lmer
+    >>> from mlmtools.lmm.intervals import to_theta
+    >>> fit = lmer("Reaction ~ Days + (Days | Subject)", sleepstudy())
+    >>> to_theta(fit.state.problem.terms, np.array([2.0, 0.5, 1.0])).round(4).tolist()
+    [2.0, 0.5, 0.866]
+    """
     theta: list[float] = []
-    for t in state.problem.terms:
+    for t in terms:
         values = sdcor[t.theta_slice]
         sd = np.zeros(t.k)
         corr = np.eye(t.k)
@@ -135,7 +138,18 @@ def _to_theta(state: LmmFitState, sdcor: np.ndarray) -> tuple[np.ndarray, float]
         rows, cols = np.tril_indices(t.k)
         order = np.lexsort((rows, cols))
         theta.extend(T[rows[order], cols[order]])
-    return np.array(theta), float(sigma)
+    return np.array(theta)
+
+
+def sd_cor_values(state: MixedFitState, theta: np.ndarray, sigma: float) -> np.ndarray:
+    """:func:`to_sdcor` of the fit's terms, then ``sigma``: the order of :func:`parameter_names`."""
+    return np.append(to_sdcor(state.problem.terms, theta, sigma), sigma)
+
+
+def _to_theta(state: LmmFitState, sdcor: np.ndarray) -> tuple[np.ndarray, float]:
+    """:func:`to_theta` of standard deviations and correlations followed by ``sigma``."""
+    sigma = float(sdcor[-1])
+    return to_theta(state.problem.terms, sdcor, sigma), sigma
 
 
 def _ml_deviance_sdcor(state: LmmFitState, sdcor: np.ndarray) -> float:
@@ -377,6 +391,18 @@ def _ml_state(fit: ProfiledFit) -> LmmFitState:
 def profile(fit: ProfiledFit, level: float = 0.95) -> pd.DataFrame:
     """Profile-likelihood intervals for all parameters (see the module docstring).
 
+    Examples
+    --------
+    >>> from mlmtools.datasets import sleepstudy
+    >>> from mlmtools.lmm import lmer
+    >>> from mlmtools.lmm.intervals import profile
+    >>> print(profile(lmer("Reaction ~ Days + (1 | Subject)", sleepstudy())).round(3))
+                              2.5 %   97.5 %
+    sd_(Intercept)|Subject   26.007   52.936
+    sigma                    27.814   34.591
+    (Intercept)             231.992  270.818
+    Days                      8.887   12.048
+
     Warns
     -----
     SingularFitWarning, ConvergenceWarning
@@ -388,7 +414,7 @@ def profile(fit: ProfiledFit, level: float = 0.95) -> pd.DataFrame:
     ml = _ml_state(fit)
     rows = [_profile_variance(ml, i, z) for i in range(len(names))]
     rows += [_profile_fixed(ml, j, z) for j in range(len(ml.beta))]
-    return pd.DataFrame(rows, index=names + list(fit.state.fixed_names), columns=_columns(level))
+    return pd.DataFrame(rows, index=names + list(fit.state.fixed_names), columns=interval_columns(level))
 
 
 #: The interval methods that layers above this one provide, keyed by name; ``"boot"`` (the parametric

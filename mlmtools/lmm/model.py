@@ -237,7 +237,7 @@ class LinearMixedModel:
         there (None where they are not available) and lme4's gradient check's message."""
         state = lmm_fit_state(self.frame, self.problem, summary)
         derivatives = exact = None
-        if analytic_available(self.problem):
+        if analytic_available(self.problem, state.solution.theta):
             derivatives = theta_derivatives(self.problem, state.solution)
             exact = profiled_derivatives(self.problem, state.solution, derivatives)
         return state, derivatives, gradient_check(objective, summary, derivatives=exact)
@@ -315,6 +315,18 @@ def lmer(formula: str, data: pd.DataFrame, REML: bool = True, weights: Any = Non
       251.40510    10.46729
     >>> print(format_number(fit.reml_criterion))
     1743.628
+
+    R's transformations and codings in the formula (parsed, never evaluated): a log response, a raw
+    polynomial, and a text factor with sum contrasts.
+
+    >>> data = sleepstudy().assign(week=lambda d: (d["Days"] // 5).map({0: "first", 1: "second"}))
+    >>> fit = lmer("log10(Reaction) ~ poly(Days, 2, raw = TRUE) + week + (1 | Subject)", data,
+    ...            contrasts={"week": "contr.sum"})
+    >>> print(print_named_vector(fit.fixef, digits=4))
+                   (Intercept) poly(Days, 2, raw = TRUE)1
+                     2.4095179                  0.0114785
+    poly(Days, 2, raw = TRUE)2                      week1
+                     0.0002212                 -0.0038038
     """
     _check_reml(REML)
     model = LinearMixedModel(formula, data, weights, offset, data_name=data_name, contrasts=contrasts)

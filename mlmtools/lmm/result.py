@@ -19,10 +19,12 @@ import pandas as pd
 from mlmtools._blas import single_blas_thread, suits_one_thread
 from mlmtools._stacklevel import user_stacklevel
 from mlmtools.exceptions import ConvergenceWarning
+from mlmtools.frame.inputs import as_pandas
 from mlmtools.inference.anova_tables import anova as anova_table
 from mlmtools.inference.contrasts import check_ddf, coefficient_table
 from mlmtools.inference.kenward_roger import KenwardRogerAdjustment, adjusted_covariance
 from mlmtools.inference.satterthwaite import VarparInformation, check_derivatives, varpar_information
+from mlmtools.inference.wald import fixed_part_predictions
 from mlmtools.lmm.derivatives import (
     ThetaDerivatives,
     analytic_available,
@@ -34,7 +36,6 @@ from mlmtools.lmm.marginal_covariance import covariance_parameter_matrices
 from mlmtools.lmm.mixed_result import MixedModelResult
 from mlmtools.lmm.pls import conditional_variances
 from mlmtools.lmm.re_form import RandomEffectsSelection, select_random_effects
-from mlmtools.lmm.result_api import fixed_part_predictions
 from mlmtools.lmm.state import LmmFitState
 from mlmtools.rstyle.summaries import AnovaTable, LmerSummary
 
@@ -203,12 +204,12 @@ class LmerResult(MixedModelResult):
         :math:`x^\\top\\hat\\beta + o` whatever ``re_form`` says (as for glmer fits), with
         :math:`\\mathrm{SE} = \\sqrt{x^\\top V x}` (:math:`V` = :meth:`vcov`) and the Wald interval
         :math:`\\hat y \\mp z_{(1+\\ell)/2}\\,\\mathrm{SE}`
-        (:func:`~mlmtools.lmm.result_api.fixed_part_predictions`).
+        (:func:`~mlmtools.inference.wald.fixed_part_predictions`).
 
         Parameters
         ----------
         newdata : DataFrame, optional
-            Rows to predict; the fitted rows when None.
+            Rows to predict (a pandas, polars or pyarrow data frame); the fitted rows when None.
         re_form : str or None
             None: include all random effects; ``"~0"`` or ``"NA"``: population level; a
             formula such as ``"~(1 | school)"``: only the random effects it names
@@ -240,6 +241,7 @@ class LmerResult(MixedModelResult):
         0  251.41    6.82  238.03  264.78
         1  345.61   14.63  316.94  374.28
         """
+        newdata = None if newdata is None else as_pandas(newdata, "newdata")
         include_random = select_random_effects(re_form, self.state.frame)
         if se_fit or interval is not None:
             frame = self.state.frame
@@ -248,7 +250,7 @@ class LmerResult(MixedModelResult):
             else:
                 X, offset = self._new_fixed_design(newdata)
                 index = newdata.index
-            return fixed_part_predictions(X, offset, self.state.beta, self.state.vcov, index, interval, level)
+            return fixed_part_predictions(X, self.state.beta, self.state.vcov, offset, index, interval, level)
         if newdata is None:
             values = self._linear_predictor(include_random)
             return pd.Series(values, index=self.state.frame.row_index, name="predicted")
@@ -279,7 +281,8 @@ class LmerResult(MixedModelResult):
             state = self.state
             with single_blas_thread(suits_one_thread(state.problem)):
                 exact = (self.theta_derivatives()
-                         if derivatives == "analytic" and analytic_available(state.problem) else None)
+                         if derivatives == "analytic" and analytic_available(state.problem, state.solution.theta)
+                         else None)
                 hessian, jacobian, used = varpar_hessian_jacobian(state.problem, state.solution, derivatives,
                                                                   exact)
                 info = varpar_information(np.append(self.theta, self.sigma), hessian, jacobian, state.vcov,
@@ -322,14 +325,37 @@ class LmerResult(MixedModelResult):
     def coef_table(self, ddf: str = "satterthwaite", derivatives: str | None = None) -> pd.DataFrame:
         """Fixed-effects table: Estimate, Std. Error, [df], t value / z value, p-value.
 
+        ``ddf`` is ``"satterthwaite"`` (lmerTest's default), ``"Kenward-Roger"`` (pbkrtest's
+        adjusted covariance and df, :meth:`kenward_roger`), ``"residual"`` (the residual df) or
+        ``"none"`` (z tests).
         ``derivatives`` (``"analytic"`` or ``"numerical"``) chooses how Satterthwaite's
         derivatives are taken (:mod:`mlmtools.inference.satterthwaite`).
+
+        Examples
+        --------
+        >>> from mlmtools.datasets import sleepstudy
+        >>> from mlmtools.lmm import lmer
+        >>> from mlmtools.rstyle import print_rounded
+        >>> fit = lmer("Reaction ~ Days + (Days | Subject)", sleepstudy())
+        >>> print(print_rounded(fit.coef_table(ddf="Kenward-Roger").iloc[:, :4], 3))
+                    Estimate Std. Error df t value
+        (Intercept)  251.405      6.825 17  36.838
+        Days          10.467      1.546 17   6.771
         """
         return coefficient_table(self, check_ddf(ddf), derivatives)
 
     def summary(self, ddf: str = "satterthwaite", derivatives: str | None = None) -> LmerSummary:
         """lmerTest's summary (an :class:`~mlmtools.rstyle.summaries.LmerSummary`; print it
-        for R's layout); see :meth:`coef_table` for ``derivatives``."""
+        for R's layout); see :meth:`coef_table` for ``ddf`` and ``derivatives``.
+
+        Examples
+        --------
+        >>> from mlmtools.datasets import sleepstudy
+        >>> from mlmtools.lmm import lmer
+        >>> fit = lmer("Reaction ~ Days + (Days | Subject)", sleepstudy())
+        >>> print(str(fit.summary(ddf="Kenward-Roger")).splitlines()[0])
+        Linear mixed model fit by REML. t-tests use Kenward-Roger's method [
+        """
         ddf = check_ddf(ddf)
         coefficients = self.coef_table(ddf, derivatives)
         notes = self.satterthwaite(derivatives).messages if ddf == "satterthwaite" else ()

@@ -20,9 +20,6 @@ name              kind      computed by (R)             statsmodels
 ``tvalues`` (lmer) and ``zvalues`` (glmer, GEE) are :math:`\\hat\\beta_j/\\mathrm{SE}_j`, defined
 on each class with :meth:`ResultAliases.wald_ratios`.  The convention (properties for values,
 methods for computations with options) is tabulated in ``CONTRIBUTING.md`` and the API page.
-
-:func:`fixed_part_predictions` computes the standard errors and intervals of
-``predict(se_fit=True, interval="confidence")`` for the linear mixed model.
 """
 
 from __future__ import annotations
@@ -31,12 +28,8 @@ from typing import Protocol
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from mlmtools.inference.wald import wald_limits
-from mlmtools.lmm.intervals import _columns as interval_columns
-
-PREDICTION_INTERVALS = (None, "confidence")
+from mlmtools.inference.wald import interval_columns, wald_limits
 
 
 class EstimatesSource(Protocol):
@@ -177,33 +170,3 @@ class ResultAliases:
         lower, upper = wald_limits(estimates.to_numpy(), std_error, level)
         return pd.DataFrame(np.column_stack([lower, upper]), index=estimates.index,
                             columns=interval_columns(level))
-
-
-def fixed_part_predictions(X: np.ndarray, offset: np.ndarray | None, beta: np.ndarray, vcov: np.ndarray,
-                           index: pd.Index, interval: str | None, level: float) -> pd.DataFrame:
-    """The fixed part of a linear mixed model's predictions with its standard errors and, with
-    ``interval="confidence"``, its Wald interval:
-
-    .. math::
-        \\hat y = X_{new}\\hat\\beta + o, \\qquad
-        \\mathrm{SE}(\\hat y) = \\sqrt{\\mathrm{diag}(X_{new} V X_{new}^\\top)}, \\qquad
-        \\hat y \\mp z_{(1+\\ell)/2}\\,\\mathrm{SE}(\\hat y)
-
-    with :math:`V` the covariance of :math:`\\hat\\beta`.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ``fit`` and ``se_fit``, and ``lwr`` and ``upr`` with an interval.
-    """
-    if interval not in PREDICTION_INTERVALS:
-        raise ValueError(f"interval must be None or 'confidence', got {interval!r}")
-    if isinstance(level, bool) or not isinstance(level, (int, float, np.floating)) or not 0 < level < 1:
-        raise ValueError(f"level must be a number between 0 and 1, got {level!r}")
-    fit = X @ beta if offset is None else X @ beta + offset
-    se = np.sqrt(np.einsum("ij,jk,ik->i", X, vcov, X))
-    table = pd.DataFrame({"fit": fit, "se_fit": se}, index=index)
-    if interval == "confidence":
-        z = stats.norm.ppf((1 + level) / 2)
-        table["lwr"], table["upr"] = fit - z * se, fit + z * se
-    return table

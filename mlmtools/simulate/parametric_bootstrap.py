@@ -38,7 +38,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from mlmtools._stacklevel import user_stacklevel
 from mlmtools.exceptions import ConvergenceWarning, MlmtoolsWarning, SingularFitWarning
-from mlmtools.lmm.intervals import _columns as interval_columns
+from mlmtools.inference.wald import interval_columns
 from mlmtools.lmm.intervals import parameter_names, register_interval_method, sd_cor_values
 from mlmtools.lmm.result import LmerResult
 from mlmtools.simulate._qnorm import qnorm

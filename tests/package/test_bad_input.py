@@ -326,7 +326,8 @@ CASES: dict[str, Case] = {
                     r"allow_new_levels=True"),
     "predict with newdata as a dict": (
         lambda c: c.fit.predict({"Days": [1.0], "Subject": ["308"]}),
-        TypeError, r"newdata must be a pandas DataFrame, got dict"),
+        TypeError, r"newdata must be a data frame \(pandas, polars, pyarrow, or any frame narwhals reads\), "
+                   r"got dict"),
     "lmer predict with a prediction interval": (
         lambda c: c.fit.predict(c.sleep, interval="prediction"),
         ValueError, r"^interval must be None or 'confidence', got 'prediction'$"),
@@ -398,7 +399,8 @@ CASES: dict[str, Case] = {
         ColumnNotFoundError, r"^column 'Days' \(used in the fixed part\) not found in newdata$"),
     "GEE predict with newdata as a dict": (
         lambda c: c.gee_fit.predict({"Days": [1.0]}),
-        TypeError, r"^newdata must be a pandas DataFrame, got dict$"),
+        TypeError, r"^newdata must be a data frame \(pandas, polars, pyarrow, or any frame narwhals reads\), "
+                   r"got dict$"),
     "GEE confint by profile": (
         lambda c: c.gee_fit.confint(method="profile"),
         ValueError, r"GEE fits have Wald intervals only: method must be 'wald', got 'profile'"),

@@ -18,10 +18,11 @@ from statsmodels.stats.anova import anova_lm
 
 from mlmtools import design
 from mlmtools.datasets import prevention
-from mlmtools.lmer import lmer
-from mlmtools.rformat import format_number, format_vector, print_anova, round_r
-from mlmtools.rrandom import RRandom
-from mlmtools.simulation import simulate_cluster_trial, simulate_type1
+from mlmtools import lmer
+from mlmtools.rstyle import format_number, format_vector, print_anova, round_r
+from mlmtools import RRandom
+from mlmtools.simulate.trials import simulate_cluster_trial
+from mlmtools.simulate.type1 import simulate_type1
 
 MODEL_RTOL = 1e-4
 EXACT_RTOL = 1e-10

@@ -24,8 +24,8 @@ import pytest
 from markdown_it import MarkdownIt
 
 from mlmtools.gee import geeglm
-from mlmtools.rformat import format_number, format_rounded
-from mlmtools.tidy import tidy
+from mlmtools.rstyle import format_number, format_rounded
+from mlmtools import tidy
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

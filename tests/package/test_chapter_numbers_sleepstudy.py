@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlmtools.rformat import format_number, format_vector, print_named_vector, round_frame, round_r
+from mlmtools.rstyle import format_number, format_vector, print_named_vector, round_frame, round_r
 
 # ---------------------------------------------------------------- R's printed output
 
@@ -52,7 +52,7 @@ def by_row(records: list[dict], key: str = "_row") -> dict:
 @pytest.fixture(scope="module")
 def categorical_model(sleepstudy):
     """The lecture's categorical-time model, with the day as a text column named as in R."""
-    from mlmtools.lmer import lmer
+    from mlmtools import lmer
 
     data = sleepstudy.copy()
     data["Days_cat"] = data["Days"].astype(str)
@@ -61,7 +61,7 @@ def categorical_model(sleepstudy):
 
 @pytest.fixture(scope="module")
 def lrt_table(sleep_models):
-    from mlmtools.anova import anova
+    from mlmtools import anova
 
     return anova(m1=sleep_models["m1"], m2=sleep_models["m2"])
 
@@ -163,7 +163,7 @@ def test_lrt_numbers(lrt_table, seed_reference):
 
 
 def test_tidy_fixed_with_intervals(sleep_models, seed_reference):
-    from mlmtools.tidy import tidy
+    from mlmtools import tidy
 
     ours = tidy(sleep_models["m2"], effects="fixed", conf_int=True).set_index("term")
     for expected in seed_reference["tidy_m2_fixed"]:
@@ -180,7 +180,7 @@ def test_tidy_fixed_with_intervals(sleep_models, seed_reference):
 
 
 def test_tidy_random_parameters(sleep_models, seed_reference):
-    from mlmtools.tidy import tidy
+    from mlmtools import tidy
 
     ours = tidy(sleep_models["m2"], effects="ran_pars")
     estimates = dict(zip(ours["term"], ours["estimate"]))

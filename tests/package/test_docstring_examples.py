@@ -32,6 +32,21 @@ ENTRY_POINTS = [
     ("mlmtools.simulate.power", "power_analytic"),
     ("mlmtools.simulate.power", "power_curve"),
     ("mlmtools.lmm.intervals", "confint"),
+    # lme4's, lmerTest's and geepack's other tools (issue 16)
+    ("mlmtools.inference.random_effects_tests", "ranova"),
+    ("mlmtools.inference.term_deletion", "drop1"),
+    ("mlmtools.inference.least_squares_means", "ls_means"),
+    ("mlmtools.inference.least_squares_means", "difflsmeans"),
+    ("mlmtools.simulate.mixed_responses", "simulate"),
+    ("mlmtools.simulate.parametric_bootstrap", "bootstrap"),
+    ("mlmtools.simulate.parametric_bootstrap", "bootstrap_confint"),
+    ("mlmtools.lmm.re_form", "select_random_effects"),
+    ("mlmtools.glmm.negative_binomial", "glmer_nb"),
+    ("mlmtools.frame.contrasts", "contr_sum"),
+    ("mlmtools.frame.contrasts", "contr_treatment"),
+    ("mlmtools.frame.contrasts", "contr_helmert"),
+    ("mlmtools.frame.contrasts", "contr_poly"),
+    ("mlmtools.inference.wald", "fixed_part_predictions"),
 ]
 
 

@@ -59,6 +59,21 @@ def test_polars_glmer_and_geeglm_are_the_pandas_fits(formula_extras_data):
         np.testing.assert_array_equal(fit(frame).fixef.to_numpy(), fit(data).fixef.to_numpy())
 
 
+def test_polars_new_data_give_the_pandas_predictions(formula_extras_data):
+    """predict() takes a polars frame of new data for every model type and returns the pandas answer."""
+    data = formula_extras_data.drop(columns=["exam_date", "exam_time", "grade_ordered"])
+    rows = data.iloc[[0, 7, 30]]
+    fits = (lmer("score ~ x + grade + (1 | school)", data),
+            glmer("passed ~ x + sex + (1 | `school id`)", data, family="binomial"),
+            geeglm("score ~ grade + x", data, id="school", corstr="exchangeable"))
+    for fit in fits:
+        expected = fit.predict(rows)
+        np.testing.assert_array_equal(np.asarray(fit.predict(to_polars(rows))), np.asarray(expected))
+    table = fits[1].predict(to_polars(rows), re_form="NA", interval="confidence")
+    np.testing.assert_array_equal(table.to_numpy(), fits[1].predict(rows, re_form="NA",
+                                                                    interval="confidence").to_numpy())
+
+
 def test_polars_columns_keep_their_meaning():
     """Text and polars Categorical are R's text (sorted levels); an Enum keeps its order, unordered;
     missing values are missing (and counted when rows are dropped)."""

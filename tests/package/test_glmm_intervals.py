@@ -19,7 +19,9 @@ import pandas as pd
 import pytest
 
 from mlmtools.glmm import glmer
-from mlmtools.glmm.intervals import _Profile, interval_columns, to_sdcor, to_theta
+from mlmtools.glmm.intervals import _Profile
+from mlmtools.inference.wald import interval_columns
+from mlmtools.lmm.intervals import to_sdcor, to_theta
 from mlmtools.inference.anova_tables import anova
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

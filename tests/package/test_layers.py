@@ -28,13 +28,11 @@ LAYERS: list[tuple[str, ...]] = [
     ("gee",),
     ("simulate",),
     ("broom", "plotting"),
-    ("__init__", "anova", "balanced", "design", "glmer", "lmer", "power", "rformat", "rrandom", "simulation",
-     "tidy"),
+    ("__init__", "design", "power", "rformat"),
 ]
 
-#: Modules kept only so that the chapters' imports keep working; each re-exports from its new home.
-COMPATIBILITY_PATHS = ("anova", "balanced", "design", "glmer", "lmer", "power", "rformat", "rrandom", "simulation",
-                       "tidy")
+#: Earlier short paths that still work; each only re-exports from its new home.
+COMPATIBILITY_PATHS = ("design", "power", "rformat")
 
 MAX_LINES = 500
 

@@ -337,7 +337,7 @@ def test_bad_re_form_and_newdata(sleep_models):
     fit = sleep_models["m1"]
     with pytest.raises(ValueError, match="re_form"):
         fit.predict(re_form="~Days")
-    with pytest.raises(TypeError, match="DataFrame"):
+    with pytest.raises(TypeError, match="newdata must be a data frame"):
         fit.predict(newdata=[1, 2, 3])
 
 

@@ -58,6 +58,9 @@ def test_statistics_agree_with_the_printed_tables(fits) -> None:
     np.testing.assert_allclose(fits["glmer"].zvalues, fits["glmer"].coef_table()["z value"], rtol=1e-12)
     np.testing.assert_allclose(fits["gee"].zvalues ** 2, fits["gee"].coef_table()["Wald"], rtol=1e-12)
     r_tidy = pd.DataFrame(BROOM["glmer"]["tidy"]["table"]["columns"]).query("effect == 'fixed'")
+    # z agrees with lme4 to 4e-7 relative (as the standard errors do); a p-value 2 Phi(-|z|) turns a
+    # relative error e of z into about z^2 e (z = -6.05 for the intercept): measured 1.1e-5, hence 1e-4
+    np.testing.assert_allclose(fits["glmer"].zvalues, r_tidy["statistic"], rtol=2e-6)
     np.testing.assert_allclose(fits["glmer"].pvalues, r_tidy["p.value"], rtol=1e-4)
 
 
@@ -126,3 +129,21 @@ def test_bad_alpha_is_refused(fits, kind) -> None:
     for alpha in (0, 1, 1.5, True, "0.05"):
         with pytest.raises(ValueError, match="alpha must be a number between 0 and 1"):
             fits[kind].conf_int(alpha=alpha)
+
+
+@pytest.mark.parametrize("kind", ["lmer", "gee"])
+def test_predict_takes_a_polars_newdata(fits, kind) -> None:
+    polars = pytest.importorskip("polars")
+    columns = {"Days": [0.0, 4.5, 9.0], "Subject": ["308", "309", "310"]}
+    fit, new = fits[kind], pd.DataFrame(columns)
+    pd.testing.assert_series_equal(fit.predict(polars.DataFrame(columns)), fit.predict(new))
+    pd.testing.assert_frame_equal(fit.predict(polars.DataFrame(columns), interval="confidence"),
+                                  fit.predict(new, interval="confidence"))
+
+
+@pytest.mark.parametrize("kind", ["lmer", "glmer", "gee"])
+def test_interval_labels_are_rs_for_every_level(fits, kind) -> None:
+    """R's ``format.perc``: 3 significant digits, never scientific (lme4 printed "100 %" before)."""
+    fit = fits[kind]
+    assert list(fit.confint(method="wald", level=0.999).columns) == ["0.05 %", "99.95 %"]
+    assert list(fit.confint(method="wald", level=0.9).columns) == ["5 %", "95 %"]
