@@ -2,8 +2,9 @@
 # Both create the virtual environment in .venv from requirements.txt when it is missing or stale.
 # For instructors: `make book-student` builds the book without solutions into _build/student/html, and
 # `make slides` writes one reveal.js deck per chapter into _build/slides (reveal.js from npm when present).
-# Test groups: `make test-package` runs the package's tests (tests/package), `make test-course` the course's
-# (tests/course and nbval on notebooks/); `make test` runs both, as CI does. Within a run, select with markers:
+# Test groups: `make test-package` runs the package's fast tests (tests/package without those marked slow,
+# under a minute), `make test-course` the course's (tests/course and nbval on notebooks/); `make test` runs
+# all of them, slow ones included, as CI does. Within a run, select with markers:
 # `-m "not browser"`, `-m "not book"`, `-m notebooks` (see tests/course/conftest.py), e.g.
 # `make test PYTEST_ARGS='-m "not browser"'`.
 

@@ -37,7 +37,6 @@ import importlib
 from typing import Any
 
 from mlmtools._version import __version__
-
 from mlmtools.broom import augment, glance, tidy
 from mlmtools.exceptions import (
     ConvergenceWarning,

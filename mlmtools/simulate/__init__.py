@@ -24,9 +24,8 @@ bootstrap as ``confint(method="boot")`` of the linear mixed model
 (:func:`mlmtools.lmm.intervals.register_interval_method`).
 """
 
-from mlmtools.simulate.mixed_responses import simulate
 from mlmtools.simulate.parametric_bootstrap import boot_mer, bootstrap
 from mlmtools.simulate.rng import RRandom
 from mlmtools.simulate.type1 import simulate_type1
 
-__all__ = ["RRandom", "boot_mer", "bootstrap", "simulate", "simulate_type1"]
+__all__ = ["RRandom", "boot_mer", "bootstrap", "simulate_type1"]

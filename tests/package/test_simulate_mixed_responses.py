@@ -15,7 +15,7 @@ from conftest import FIXTURES, read_case_data
 
 from mlmtools.glmm import glmer
 from mlmtools.lmm import lmer
-from mlmtools.simulate import simulate
+from mlmtools.simulate.mixed_responses import simulate
 from mlmtools.simulate.discrete_draws import rbinom, rpois
 from mlmtools.simulate.rng import RRandom
 
