@@ -1,7 +1,9 @@
 # The course's two commands: `make book` builds the HTML book, `make test` runs every test.
 # Both create the virtual environment in .venv from requirements.txt when it is missing or stale.
 # For instructors: `make book-student` builds the book without solutions into _build/student/html, and
-# `make slides` writes one reveal.js deck per chapter into _build/slides (reveal.js from npm when present).
+# `make slides` writes one reveal.js deck per chapter into _build/slides and its PDF into _build/slides/pdf
+# (reveal.js and MathJax installed there with npm, the PDFs printed by headless Chromium).
+# `make learner` rewrites learner/ (the chapters as plain notebooks for Jupyter, Binder and Colab) from notebooks/.
 # Test groups: `make test-package` runs the package's fast tests (tests/package without those marked slow,
 # under a minute), `make test-course` the course's (tests/course and nbval on notebooks/); `make test` runs
 # all of them, slow ones included, as CI does. Within a run, select with markers:
@@ -13,7 +15,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: book book-student slides test test-package test-course bench clean venv
+.PHONY: book book-student learner slides test test-package test-course bench clean venv
 
 venv: $(STAMP)
 
@@ -28,6 +30,9 @@ book: $(STAMP)
 
 book-student: $(STAMP)
 	$(BIN)/python scripts/student_book.py --output _build/student
+
+learner: $(STAMP)
+	$(BIN)/python scripts/learner_notebooks.py
 
 slides: $(STAMP)
 	$(BIN)/python scripts/make_slides.py --output _build/slides

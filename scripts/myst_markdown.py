@@ -7,7 +7,8 @@ rewrites every markdown cell of an executed notebook:
 - glue roles and directives become the glued values, read from the notebook's glue outputs;
 - citations become author-year text from the BibTeX file, and a references slide lists the works cited;
 - ``$$ ... $$ (label)`` equations get numbers and ``{eq}`` references point at them;
-- exercises become headed blocks numbered in order, and solutions are removed (see :func:`strip_solutions`);
+- exercises become headed blocks numbered within the chapter as the book numbers them ("Exercise 2.1"), and
+  solutions are removed (see :func:`strip_solutions`);
 - admonitions (``{note}``, ``{warning}``, ...) become block quotes with a bold title;
 - ``(label)=`` targets and ``%`` comments are removed, cross-reference roles become their plain text.
 
@@ -17,19 +18,22 @@ rewrites every markdown cell of an executed notebook:
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
 from nbconvert.preprocessors import Preprocessor
 from nbformat import NotebookNode
 from nbformat.v4 import new_markdown_cell
 from pybtex.database import parse_file
 from pybtex.richtext import Text
-from traitlets import Dict, Unicode
+from traitlets import Dict, Integer, Unicode
 
+ROOT = Path(__file__).resolve().parent.parent
 GLUE_MIME_PREFIX = "application/papermill.record/"
 SOLUTION_TAG = "solution"
 FENCE_OPEN = re.compile(r"^(?P<indent> {0,3})(?P<fence>`{3,}|:{3,})\s*(?:\{(?P<name>[^}\s]+)\})?\s*(?P<argument>.*?)\s*$")
@@ -41,9 +45,26 @@ ADMONITION_TITLES = {
     "admonition": "", "attention": "Attention", "caution": "Caution", "danger": "Danger", "error": "Error",
     "hint": "Hint", "important": "Important", "note": "Note", "seealso": "See also", "tip": "Tip",
     "warning": "Warning", "dropdown": "", "margin": "", "sidebar": "", "topic": "", "epigraph": "",
-    "pull-quote": "", "highlights": "", "card": "",
+    "pull-quote": "", "highlights": "", "card": "", "tab-item": "", "grid-item-card": "",
 }
+#: Layout containers (sphinx-design): their content stays, the container goes.
+CONTAINER_DIRECTIVES = {"tab-set", "grid", "grid-item", "container", "div"}
 DROPPED_DIRECTIVES = {"bibliography", "tableofcontents", "toctree", "exercise-end", "glossary", "only", "raw"}
+
+
+def toc_files(root: Path = ROOT) -> list[tuple[str, bool]]:
+    """``(docname, numbered)`` of every entry of the book's ``_toc.yml``, in order."""
+    toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
+    entries = [(toc["root"], False)]
+    for part in toc.get("parts", []):
+        entries += [(chapter["file"], bool(part.get("numbered"))) for chapter in part.get("chapters", [])]
+    return entries
+
+
+def chapter_numbers(root: Path = ROOT) -> dict[str, int]:
+    """The number the book gives each chapter, by docname: the chapters of the numbered parts count from 1."""
+    numbered = [docname for docname, is_numbered in toc_files(root) if is_numbered]
+    return {docname: number for number, docname in enumerate(numbered, start=1)}
 
 
 def closing_fence_index(lines: list[str], start: int, fence: str) -> int:
@@ -173,6 +194,7 @@ class Bibliography:
         return self.entries[key]
 
     @staticmethod
+    @functools.cache
     def _plain(latex: str) -> str:
         return Text.from_latex(latex).render_as("text")
 
@@ -215,11 +237,13 @@ class MarkdownConverter:
     """Converts the MyST text of one notebook's markdown cells, keeping counters across cells."""
 
     def __init__(self, glue: Mapping[str, Mapping[str, object]], bibliography: Bibliography,
-                 equation_labels: list[str]) -> None:
+                 equation_labels: list[str], chapter_number: int | None = None) -> None:
         self.glue = glue
         self.bibliography = bibliography
         self.equation_numbers = {label: number for number, label in enumerate(equation_labels, start=1)}
         self.exercises = 0
+        #: Exercises are numbered within the chapter as the book numbers them ("Exercise 2.1") when it is given.
+        self.exercise_prefix = f"{chapter_number}." if chapter_number is not None else ""
         self.unknown: set[str] = set()
 
     # Inline roles ---------------------------------------------------------------------------------------
@@ -290,9 +314,12 @@ class MarkdownConverter:
         body = self.convert("\n".join(body_lines)).split("\n") if body_lines else []
         if name in DROPPED_DIRECTIVES or name.startswith("solution"):
             return []
+        if name in CONTAINER_DIRECTIVES:
+            return body
         if name in ("exercise", "exercise-start"):
             self.exercises += 1
-            heading = f"### Exercise {self.exercises}" + (f": {self.inline(argument)}" if argument else "")
+            heading = f"### Exercise {self.exercise_prefix}{self.exercises}" + (
+                f": {self.inline(argument)}" if argument else "")
             return [heading, "", *body]
         if name in ADMONITION_TITLES:
             title = self.inline(argument) if argument else ADMONITION_TITLES[name]
@@ -381,12 +408,19 @@ class MystMarkdownPreprocessor(Preprocessor):
 
     bibliography_path = Unicode("", help="BibTeX file for {cite} roles").tag(config=True)
     glue = Dict(help="extra glued values by key, each a mime bundle").tag(config=True)
+    chapter_number = Integer(None, allow_none=True, help="the chapter's number in the book, for Exercise 2.1; "
+                             "by default the book's number of notebooks/<name>, the name in the resources' "
+                             "metadata").tag(config=True)
 
     def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
         glue = {**glue_outputs(nb), **self.glue}
         bibliography = Bibliography(Path(self.bibliography_path))
         cells = strip_solutions(nb.cells, keep_code=False)
-        converter = MarkdownConverter(glue, bibliography, equation_labels(cells))
+        chapter_number = self.chapter_number
+        if chapter_number is None and (ROOT / "_toc.yml").exists():
+            name = resources.get("metadata", {}).get("name", "")
+            chapter_number = chapter_numbers(ROOT).get(f"notebooks/{name}")
+        converter = MarkdownConverter(glue, bibliography, equation_labels(cells), chapter_number)
         for cell in cells:
             if cell.cell_type == "markdown":
                 cell.source = converter.convert(cell.source)

@@ -4,6 +4,8 @@ The book's sources are copied to ``<output>/source``; in the copied notebooks an
 removed (see :func:`myst_markdown.strip_solutions`): solution prose disappears, and solution code cells are
 tagged ``remove-cell`` so that they still run (later cells may use their results) but are not shown. The copy
 is built with ``-W -n`` and sphinx-exercise's ``hide_solutions`` on, and the HTML is put in ``<output>/html``.
+Its launch and download buttons give the student learner notebooks of ``learner/student/`` (``learner_edition``
+of ``book/_ext/learner_links.py``), which hold no solution either.
 """
 
 from __future__ import annotations
@@ -48,7 +50,8 @@ def prepare_source(root: Path, destination: Path, cache: Path | None = None) -> 
     config_path = destination / "_config.yml"
     config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
     config["title"] = f"{config.get('title', '')} (student edition)".strip()
-    config.setdefault("sphinx", {}).setdefault("config", {})["hide_solutions"] = True
+    config.setdefault("sphinx", {}).setdefault("config", {}).update({"hide_solutions": True,
+                                                                     "learner_edition": "student"})
     if cache is not None:
         config.setdefault("execute", {}).update({"execute_notebooks": "cache", "cache": str(cache.resolve())})
     config_path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")

@@ -1,21 +1,28 @@
 """Propagate the repository URL from ``_config.yml`` to the files that need it.
 
 The URL is set once, as ``repository.url`` in ``_config.yml``. This script rewrites the Binder badge in
-``README.md`` and the package-install line in the first cell of every notebook so that they point at it.
-``tests/test_repository_url.py`` fails when they disagree.
+``README.md`` and the package-install line in the first cell of every notebook so that they point at it, then
+regenerates the learner notebooks (``scripts/learner_notebooks.py``), which copy those cells and link to the
+book published from the repository. ``tests/course/test_repository_url.py`` fails when they disagree.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 from urllib.parse import urlparse
 
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import learner_notebooks
+
 ROOT = Path(__file__).resolve().parent.parent
-INSTALL_LINE = re.compile(r'(%pip install --quiet "mlmtools @ git\+)([^"]+)(")')
+#: The install line of a notebook's setup cell, extras allowed (``"mlmtools[course] @ git+<url>"``).
+INSTALL_LINE = re.compile(r'(%pip install --quiet "mlmtools(?:\[[\w,-]+\])? @ git\+)([^"]+)(")')
 BADGE_BLOCK = re.compile(r"(<!-- repository-badges:[^\n]*-->\n)(.*?)(<!-- end repository-badges -->)", re.S)
 
 
@@ -59,6 +66,12 @@ def sync(root: Path = ROOT) -> list[Path]:
         if edited:
             path.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n")
             changed.append(path)
+    if (root / "learner").exists():
+        generated = learner_notebooks.generate(root)
+        for path in learner_notebooks.stale(generated, root):
+            if path in generated:
+                path.write_text(generated[path], encoding="utf-8")
+                changed.append(path)
     return changed
 
 

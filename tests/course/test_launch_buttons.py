@@ -1,8 +1,10 @@
-"""Every chapter page offers Binder and Colab launch buttons that open that chapter's notebook.
+"""Every chapter page offers Binder and Colab launch buttons that open that chapter's learner notebook.
 
 The book is built with the repository URL of ``_config.yml``; the buttons' links are read from the HTML and
-checked against the repository settings and the files in the repository. Binder (repo2docker) must find its
-environment in the root ``requirements.txt`` and ``runtime.txt``, so there may be no ``binder/`` folder.
+checked against the repository settings and the files in the repository: they open the plain notebook of
+``learner/`` (``scripts/learner_notebooks.py``), which the download button serves too, not the MyST source
+in ``notebooks/``. Binder (repo2docker) must find its environment in the root ``requirements.txt`` and
+``runtime.txt``, so there may be no ``binder/`` folder.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 import yaml
-from ._book import ROOT
 from bs4 import BeautifulSoup
+
+from ._book import ROOT
 
 
 def repository() -> tuple[str, str, str]:
@@ -32,6 +35,12 @@ def chapter_notebooks() -> list[str]:
     return [name for name in files if (ROOT / f"{name}.ipynb").exists()]
 
 
+def learner_notebook(chapter: str) -> str:
+    """The repository path of a chapter's learner notebook (``test_student_book`` checks the student edition's)."""
+    _, _, path_to_book = repository()
+    return "/".join(filter(None, [path_to_book, "learner", f"{Path(chapter).name}.ipynb"]))
+
+
 def launch_links(html_file: Path) -> list[str]:
     soup = BeautifulSoup(html_file.read_text(encoding="utf-8"), "html.parser")
     return [a["href"] for a in soup.select("a[href]") if "launch" in (a.get("title") or "").lower()
@@ -44,26 +53,36 @@ def test_the_toc_has_notebook_chapters() -> None:
 
 @pytest.mark.parametrize("chapter", chapter_notebooks())
 def test_chapter_has_binder_button(book_html: Path, chapter: str) -> None:
-    slug, branch, path_to_book = repository()
+    slug, branch, _ = repository()
     links = [link for link in launch_links(book_html / f"{chapter}.html") if "mybinder.org" in link]
     assert len(links) == 1, f"expected one Binder button on {chapter}, found {links}"
     parsed = urlparse(links[0])
     assert parsed.path == f"/v2/gh/{slug}/{branch}"
     notebook = re.sub(r"^(tree|lab/tree|notebooks)/", "", parse_qs(parsed.query)["urlpath"][0])
-    assert notebook == "/".join(filter(None, [path_to_book, f"{chapter}.ipynb"]))
+    assert notebook == learner_notebook(chapter)
     assert (ROOT / notebook).exists(), f"the Binder button opens {notebook}, which is not in the repository"
 
 
 @pytest.mark.parametrize("chapter", chapter_notebooks())
 def test_chapter_has_colab_button(book_html: Path, chapter: str) -> None:
-    slug, branch, path_to_book = repository()
+    slug, branch, _ = repository()
     links = [link for link in launch_links(book_html / f"{chapter}.html") if "colab.research.google.com" in link]
     assert len(links) == 1, f"expected one Colab button on {chapter}, found {links}"
     prefix = f"https://colab.research.google.com/github/{slug}/blob/{branch}/"
     assert links[0].startswith(prefix), links[0]
     notebook = links[0].removeprefix(prefix)
-    assert notebook == "/".join(filter(None, [path_to_book, f"{chapter}.ipynb"]))
+    assert notebook == learner_notebook(chapter)
     assert (ROOT / notebook).exists(), f"the Colab button opens {notebook}, which is not in the repository"
+
+
+@pytest.mark.parametrize("chapter", chapter_notebooks())
+def test_chapter_download_is_the_learner_notebook(book_html: Path, chapter: str) -> None:
+    soup = BeautifulSoup((book_html / f"{chapter}.html").read_text(encoding="utf-8"), "html.parser")
+    downloads = [a["href"] for a in soup.select("a[href]") if a["href"].endswith(".ipynb") and "_sources" in a["href"]]
+    assert downloads, f"no notebook download button on {chapter}"
+    for href in downloads:
+        served = (book_html / f"{chapter}.html").parent / href
+        assert served.read_bytes() == (ROOT / learner_notebook(chapter)).read_bytes(), href
 
 
 def test_pages_that_are_not_notebooks_have_no_launch_buttons(book_html: Path) -> None:

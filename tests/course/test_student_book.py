@@ -1,28 +1,35 @@
-"""The student edition (``make book-student``) keeps the exercises and shows no solution.
+"""The student edition (``make book-student``) keeps the exercises and shows no solution, anywhere a reader looks.
 
-Solution text is taken from the chapters' sources: the lines of solution code cells and the prose between
-``{solution-start}`` and ``{solution-end}``. Each piece must appear in the full book (so that the check can
-fail) and must not appear in the student edition.
+Solution pieces are taken from the chapters' sources (see ``test_learner_notebooks.solution_snippets``): prose
+runs between ``{solution-start}`` and ``{solution-end}``, lines of solution code, and lines of their outputs.
+Each piece must be in the full book (so that the check can fail) and in none of the student edition's pages,
+its ``_sources`` downloads, the notebooks its launch buttons open, or (word by word) its search index.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import sys
+from functools import cache
 from pathlib import Path
+from urllib.parse import parse_qs, urlparse
 
 import nbformat
 import pytest
 import yaml
+from bs4 import BeautifulSoup
+from nbformat import NotebookNode
+from sphinx.search.en import SearchEnglish
+
 from ._book import ROOT, notebooks_executed, notebooks_read_from_cache
 from ._fresh_runs import NOTEBOOKS
 from ._pipeline import BookBuild
-from bs4 import BeautifulSoup
+from .test_learner_notebooks import notebook_text, solution_parts, solution_snippets, squeezed
 
 sys.path.insert(0, str(ROOT / "scripts"))
-from myst_markdown import strip_solutions
-
-PLAIN_RUN = re.compile(r"[A-Za-z][A-Za-z ,;]{30,}[A-Za-z]")
+import learner_notebooks as learner
+from myst_markdown import glue_outputs, glue_text
 
 
 def toc_chapters() -> list[str]:
@@ -31,29 +38,16 @@ def toc_chapters() -> list[str]:
     return [name for name in files if (ROOT / f"{name}.ipynb").exists()]
 
 
-def solution_snippets(notebook_path: Path) -> list[str]:
-    """Pieces of text that only the solutions of a chapter contain."""
-    cells = nbformat.read(notebook_path, as_version=4).cells
-    stripped = strip_solutions(cells, keep_code=True)
-    kept_lines = {line.strip() for cell in stripped if cell.cell_type == "markdown" for line in cell.source.split("\n")}
-    def removed_code(cell_list: list) -> set[str]:
-        return {cell.source for cell in cell_list
-                if cell.cell_type == "code" and "remove-cell" in cell.metadata.get("tags", [])}
-
-    hidden_code = removed_code(stripped) - removed_code(cells)
-    snippets = [line.strip() for source in hidden_code for line in source.splitlines()
-                if len(line.strip()) > 25 and not line.strip().startswith(("#", "import ", "from ", "glue("))]
-    for cell in cells:
-        if cell.cell_type == "markdown":
-            removed = [line for line in cell.source.split("\n") if line.strip() not in kept_lines]
-            snippets += [run.strip() for line in removed for run in PLAIN_RUN.findall(line)]
-    return snippets
+def found(snippets: list[str], text: str) -> list[str]:
+    """The snippets that ``text`` holds, whitespace ignored."""
+    haystack = squeezed(text)
+    return [snippet for snippet in snippets if squeezed(snippet) in haystack]
 
 
 def page_text(html_file: Path) -> str:
     soup = BeautifulSoup(html_file.read_text(encoding="utf-8"), "html.parser")
     article = soup.find("article") or soup
-    return re.sub(r"\s+", " ", article.get_text(" "))
+    return article.get_text(" ")
 
 
 def test_the_build_takes_every_chapter_from_the_fresh_runs(student_build: BookBuild) -> None:
@@ -76,11 +70,118 @@ def test_student_chapter_keeps_exercises_and_drops_solutions(book_html: Path, st
     assert len(student_soup.select("div.exercise")) == len(full_soup.select("div.exercise"))
     assert not student_soup.select("div.solution"), "the student edition still has solution blocks"
 
-    snippets = solution_snippets(ROOT / f"{chapter}.ipynb")
-    if not snippets:
+    if not solution_parts(ROOT / f"{chapter}.ipynb"):
         pytest.skip(f"{chapter} has no solutions")
-    full_text, student_text = page_text(book_html / f"{chapter}.html"), page_text(student_html / f"{chapter}.html")
-    missing_from_full = [snippet for snippet in snippets if snippet not in full_text]
-    assert len(missing_from_full) < len(snippets), "no solution text found in the full book: the check is blind"
-    leaked = [snippet for snippet in snippets if snippet in student_text]
-    assert not leaked, f"solution text in the student edition of {chapter}: {leaked}"
+    snippets = solution_snippets(ROOT / f"{chapter}.ipynb", rich_outputs=False)
+    in_full = found(snippets, page_text(book_html / f"{chapter}.html"))
+    assert in_full == snippets, f"solution pieces missing from the full book: {set(snippets) - set(in_full)}"
+    leaked = found(snippets, page_text(student_html / f"{chapter}.html"))
+    assert not leaked, f"solution text, code or output in the student edition of {chapter}: {leaked}"
+
+
+def download_text(path: Path) -> str:
+    """A file of ``_sources`` as text: a notebook's sources and outputs, any other file as it is."""
+    if path.suffix == ".ipynb":
+        return notebook_text(path)
+    return path.read_text(encoding="utf-8", errors="replace")
+
+
+@pytest.mark.parametrize("chapter", toc_chapters())
+def test_student_downloads_hold_no_solution(book_html: Path, student_html: Path, chapter: str) -> None:
+    """No file that the student edition serves for download (``_sources``) holds a solution of the chapter (the
+    other chapters' notebooks are checked for their own); the full book's download of the chapter holds all."""
+    if not solution_parts(ROOT / f"{chapter}.ipynb"):
+        pytest.skip(f"{chapter} has no solutions")
+    snippets = solution_snippets(ROOT / f"{chapter}.ipynb")
+    full_download = book_html / "_sources" / f"{chapter}.ipynb"
+    assert not set(snippets) - set(found(snippets, download_text(full_download))), "the check is blind"
+    other_chapters = {student_html / "_sources" / f"{other}.ipynb" for other in toc_chapters() if other != chapter}
+    downloads = sorted(path for path in (student_html / "_sources").rglob("*") if path.is_file()
+                       and path not in other_chapters)
+    assert student_html / "_sources" / f"{chapter}.ipynb" in downloads
+    leaked = {path.name: found(snippets, download_text(path)) for path in downloads}
+    leaked = {name: pieces for name, pieces in leaked.items() if pieces}
+    assert not leaked, f"solution pieces in the student downloads: {leaked}"
+
+
+def launch_targets(html_file: Path) -> list[str]:
+    """The repository paths that a page's Binder and Colab buttons open."""
+    soup = BeautifulSoup(html_file.read_text(encoding="utf-8"), "html.parser")
+    paths = []
+    for link in (a["href"] for a in soup.select("a[href]")):
+        if "mybinder.org" in link:
+            paths.append(re.sub(r"^(tree|lab/tree|notebooks)/", "", parse_qs(urlparse(link).query)["urlpath"][0]))
+        elif "colab.research.google.com/github/" in link:
+            paths.append(link.split("/blob/", 1)[1].split("/", 1)[1])
+    return paths
+
+
+@pytest.mark.parametrize("chapter", toc_chapters())
+def test_student_launch_buttons_open_notebooks_without_solutions(student_html: Path, chapter: str) -> None:
+    targets = launch_targets(student_html / f"{chapter}.html")
+    assert len(targets) == 2, f"expected a Binder and a Colab button on {chapter}, found {targets}"
+    expected = learner.learner_path(ROOT / f"{chapter}.ipynb", student=True, root=ROOT).relative_to(ROOT).as_posix()
+    assert set(targets) == {expected}
+    leaked = found(solution_snippets(ROOT / f"{chapter}.ipynb"), notebook_text(ROOT / expected))
+    assert not leaked, f"{expected}, opened by the student edition's launch buttons, holds solutions: {leaked}"
+
+
+@cache
+def search_index(html: Path) -> dict:
+    text = (html / "searchindex.js").read_text(encoding="utf-8")
+    return json.loads(text[text.index("(") + 1:text.rindex(")")])
+
+
+def indexed_terms(html: Path, docname: str) -> set[str]:
+    """The search index's terms (words of the text and of the titles) of one page."""
+    index = search_index(html)
+    number = index["docnames"].index(docname)
+    return {term for key in ("terms", "titleterms") for term, pages in index[key].items()
+            if pages == number or (isinstance(pages, list) and number in pages)}
+
+
+def index_terms(text: str) -> set[str]:
+    """The terms Sphinx's English search index makes of ``text`` (stemmed words, stop words left out)."""
+    language = SearchEnglish({})
+    terms = set()
+    for word in language.split(text):
+        stemmed = language.stem(word).lower()
+        if not language.word_filter(stemmed) and language.word_filter(word):
+            stemmed = word
+        if language.word_filter(stemmed):
+            terms.add(stemmed)
+    return terms
+
+
+def non_solution_text(chapter: Path) -> str:
+    """Everything of a chapter outside its solutions: prose, glued values, code, outputs and the captions and
+    alt texts that cells' ``mystnb`` metadata give their figures."""
+    notebook = nbformat.read(chapter, as_version=4)
+    parts = [part for part in learner.chapter_parts(notebook.cells) if isinstance(part, NotebookNode)]
+    texts = [part.source for part in parts]
+    texts += [str(part.get("metadata", {}).get("mystnb", {}).get(kind, {}).get(key, ""))
+              for part in parts for kind, key in (("figure", "caption"), ("image", "alt"))]
+    texts += [text for part in parts if part.cell_type == "code" for output in part.get("outputs", [])
+              for text in [str(output.get("text", ""))] + [str(value) for value in output.get("data", {}).values()]]
+    return "\n".join(texts + [glue_text(value) for value in glue_outputs(notebook).values()])
+
+
+def solution_text(chapter: Path) -> str:
+    parts = solution_parts(chapter)
+    return "\n".join([text for part in parts for text in part.prose]
+                     + [cell.source for part in parts for cell in part.code]
+                     + [str(output.get("text", "")) + str(output.get("data", {}).get("text/plain", ""))
+                        for part in parts for cell in part.code for output in cell.get("outputs", [])])
+
+
+@pytest.mark.parametrize("chapter", toc_chapters())
+def test_student_search_index_holds_no_solution_word(book_html: Path, student_html: Path, chapter: str) -> None:
+    """Words that only the chapter's solutions use are indexed for the chapter in the full book, and not in
+    the student edition."""
+    source = ROOT / f"{chapter}.ipynb"
+    only_in_solutions = index_terms(solution_text(source)) - index_terms(non_solution_text(source))
+    if not only_in_solutions:
+        pytest.skip(f"{chapter}'s solutions use no word of their own")
+    assert only_in_solutions & indexed_terms(book_html, chapter), "no solution word in the full index: blind check"
+    leaked = only_in_solutions & indexed_terms(student_html, chapter)
+    assert not leaked, f"the student edition's search index holds solution words of {chapter}: {sorted(leaked)}"
