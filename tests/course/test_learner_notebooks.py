@@ -333,11 +333,14 @@ SMART_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u20
 
 def glued_lines(chapter: Path) -> list[str]:
     """The chapter's source lines that paste glued values and hold no other role, with the values pasted as
-    the learner notebooks paste them and the Markdown markup and math left out."""
+    the learner notebooks paste them and the Markdown markup and math left out. Cells the book removes
+    (``remove-cell``: the slides' own cells) are left out."""
     values = glue_outputs(nbformat.read(chapter, as_version=4))
     lines = []
-    for cell in nbformat.read(chapter, as_version=4).cells:
-        for line in cell.source.split("\n") if cell.cell_type == "markdown" else []:
+    shown = [cell for cell in nbformat.read(chapter, as_version=4).cells
+             if cell.cell_type == "markdown" and "remove-cell" not in cell.metadata.get("tags", [])]
+    for cell in shown:
+        for line in cell.source.split("\n"):
             if GLUE_TEXT_ROLE.search(line) and not re.search(r"\{(?!glue:text\})[\w:.+-]+\}`", line):
                 pasted = GLUE_TEXT_ROLE.sub(lambda m: glue_text(values[m["key"]], m["format"] or ""), line)
                 lines += re.split(r"\s{2,}", re.sub(r"\$[^$]*\$|[*_`]|^\s*[-#>]+\s", "", pasted))
