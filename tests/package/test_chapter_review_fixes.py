@@ -119,3 +119,39 @@ def test_r_to_python_row_numbering_matches_the_chapters() -> None:
         if output.get("output_type") == "stream"
     ]
     assert numbered and first_row_labels(numbered) == {"1"}
+
+
+def chapter_labels() -> dict[str, str]:
+    """The MyST label that opens each chapter (its first ``(label)=``), mapped to the notebook's name."""
+    labels = {}
+    for path in sorted(NOTEBOOKS.glob("*.ipynb")):
+        markdown = "\n".join("".join(cell["source"]) for cell in load_notebook(path.stem)["cells"]
+                             if cell["cell_type"] == "markdown")
+        labels[re.search(r"^\((?P<label>[\w-]+)\)=", markdown, re.M)["label"]] = path.stem
+    return labels
+
+
+def code_of(notebook: dict) -> str:
+    return "\n".join("".join(cell["source"]) for cell in notebook["cells"] if cell["cell_type"] == "code")
+
+
+def test_part_three_sends_the_reader_to_the_part_that_builds_a_model_up() -> None:
+    """Part III closes with a sequence of steps that starts from the empty model and names the part that
+    applies it; that part must be one that fits an empty model (``~ 1 + (1 | g)``), i.e. Part V, not Part IV."""
+    cell = markdown_containing(load_notebook("03-mixed-effects-models"), "applies this sequence")
+    sentence = next(part for part in re.split(r"(?<=[.;])\s+", cell) if "applies this sequence" in part)
+    targets = re.findall(r"\{ref\}`[^`<]*<(?P<label>[\w-]+)>`", sentence)
+    assert len(targets) == 1, f"the clause should link one part: {sentence!r}"
+    applied_in = chapter_labels()[targets[0]]
+    assert re.search(r"~\s*1\s*\+\s*\(1\s*\|", code_of(load_notebook(applied_in))), f"{applied_in} fits no empty model"
+    assert not re.search(r"~\s*1\s*\+\s*\(1\s*\|", code_of(load_notebook("04-time"))), "Part IV fits one too"
+
+
+def test_sleepstudy_axes_count_days_of_the_study() -> None:
+    """The sleepstudy's days 0-9 include the training and baseline days (restriction began after day 2), so
+    Part V labels its axes with the day of the study, never with days of restriction."""
+    labels = re.findall(r"(?:xlabel|set_xlabel)\W+\"([^\"]+)\"", code_of(load_notebook("05-estimating-mixed-models")))
+    assert labels, "Part V labels no x axis"
+    assert all("restriction" not in label.lower() for label in labels), labels
+    assert "restriction began after day 2" in "".join(
+        "".join(cell["source"]) for cell in load_notebook("05-estimating-mixed-models")["cells"])
