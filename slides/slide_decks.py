@@ -1,7 +1,7 @@
 """Sphinx extension: the chapters' slide decks and their PDFs inside the HTML book, in ``slides/``.
 
-When the HTML book has been built, ``scripts/make_slides.py`` makes every chapter's deck (from the notebooks as
-stored) into ``<html>/slides/<chapter>.slides.html`` and, when Chromium is installed, its PDF into
+When the HTML book has been built, ``scripts/make_slides.py`` makes every chapter's deck (from the notebooks the
+build read, as stored) into ``<html>/slides/<chapter>.slides.html`` and, when Chromium is installed, its PDF into
 ``<html>/slides/pdf/<chapter>.pdf``. The extension also sets the Sphinx tag ``slide_decks``, so that pages
 link the decks inside an ``{only} slide_decks`` block: without the extension the links are left out rather
 than broken. Register it in ``_config.yml``::
@@ -37,7 +37,8 @@ def build_decks(app: Sphinx, exception: Exception | None) -> None:
     if exception is not None or app.builder.format != "html":
         return
     output = Path(app.outdir) / FOLDER
-    decks = make_slides.make_decks(sorted((ROOT / "notebooks").glob("*.ipynb")), output)
+    # The notebooks the build read: the student edition's copy has its solutions removed.
+    decks = make_slides.make_decks(sorted((Path(app.srcdir) / "notebooks").glob("*.ipynb")), output)
     if Path(make_slides.CHROMIUM).exists():
         make_slides.make_pdfs(decks, output)
 

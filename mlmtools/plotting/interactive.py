@@ -131,15 +131,15 @@ class Panel:
 
     Attributes
     ----------
-    curves : mapping of name to array of shape (K, n)
-        Row ``k`` of each array is the curve drawn when the slider is at its ``k``-th value;
-        the names form the legend.
+    curves : mapping
+        Curve name to an array of shape ``(K, n)``: row ``k`` is the curve drawn when the
+        slider is at its ``k``-th value; the names form the legend.
     y_label : str
         Label of the vertical axis.
-    y_limits : (float, float), optional
+    y_limits : tuple of float, optional
         Limits of the vertical axis; by default the smallest and largest value of the grid
         (and of ``y_reference``).  Either way they hold for every slider position.
-    y_reference : (float, str), optional
+    y_reference : tuple of float and str, optional
         A dashed horizontal line at this height, with its label (e.g. ``(0.05, "nominal 5%")``).
     """
 
@@ -229,10 +229,10 @@ def slider_panels(
 
     Parameters
     ----------
-    x : array of shape (n,)
-        The horizontal coordinates shared by every curve.
-    slider_values : array of shape (K,)
-        The values the slider steps through, in order.
+    x : array_like
+        The horizontal coordinates shared by every curve, shape ``(n,)``.
+    slider_values : array_like
+        The values the slider steps through, in order, shape ``(K,)``.
     panels : sequence of Panel
         The panels, top to bottom; every curve has shape ``(K, n)``.
     slider_label, x_label : str
@@ -241,12 +241,12 @@ def slider_panels(
         Alternative text of the figure (read by screen readers).
     value_format : str
         Format of the slider's value in its readout.
-    readouts : sequence of K str, optional
-        The text shown beside the slider at each position, instead of the formatted value
+    readouts : sequence of str, optional
+        The ``K`` texts shown beside the slider, one per position, instead of the formatted value
         (e.g. to report the curves' values at one point).
     initial_value : float, optional
         The slider value shown first; one of ``slider_values`` (default: the first).
-    x_reference : (float, str), optional
+    x_reference : tuple of float and str, optional
         A dashed vertical line at this ``x`` in every panel, labelled in the top one.
 
     Returns
@@ -381,13 +381,13 @@ def slider_figure(
 
     Parameters
     ----------
-    x : array of shape (n,)
-        The horizontal coordinates shared by every curve.
-    slider_values : array of shape (K,)
-        The values the slider steps through, in order.
-    curves : mapping of name to array of shape (K, n)
-        Row ``k`` of each array is the curve drawn when the slider is at
-        ``slider_values[k]``; the names form the legend.
+    x : array_like
+        The horizontal coordinates shared by every curve, shape ``(n,)``.
+    slider_values : array_like
+        The values the slider steps through, in order, shape ``(K,)``.
+    curves : mapping
+        Curve name to an array of shape ``(K, n)``: row ``k`` is the curve drawn when the
+        slider is at ``slider_values[k]``; the names form the legend.
     slider_label, x_label, y_label : str
         Labels of the slider and the axes.
     description : str

@@ -18,12 +18,6 @@ from ._book import ROOT
 NOTEBOOKS = ROOT / "notebooks"
 CODE_COLUMN = 88
 HIDDEN_TAGS = frozenset({"remove-cell", "remove-input", "bookkeeping", "slide-only"})
-#: Chapters whose code was still being shortened when this test was written: the test must fail for them
-#: (strict xfail), so it flips to an error the moment a chapter is finished and the entry must be removed.
-#: The number is the count of visible lines wider than the column at that time (2026-12-05 09:05 UTC).
-UNFINISHED = {
-    "07-planning-a-study.ipynb": 28,
-}
 
 
 def visible_code_lines(notebook: Path) -> list[tuple[int, str]]:
@@ -38,19 +32,11 @@ def visible_code_lines(notebook: Path) -> list[tuple[int, str]]:
 
 
 def chapter_params() -> list:
-    params = []
-    for notebook in sorted(NOTEBOOKS.glob("*.ipynb")):
-        marks = ()
-        if notebook.name in UNFINISHED:
-            reason = f"{UNFINISHED[notebook.name]} visible lines over {CODE_COLUMN} characters (being shortened)"
-            marks = (pytest.mark.xfail(strict=True, reason=reason),)
-        params.append(pytest.param(notebook, id=notebook.stem, marks=marks))
-    return params
+    return [pytest.param(notebook, id=notebook.stem) for notebook in sorted(NOTEBOOKS.glob("*.ipynb"))]
 
 
 def test_chapters_exist() -> None:
     assert len(list(NOTEBOOKS.glob("*.ipynb"))) >= 7
-    assert set(UNFINISHED) <= {path.name for path in NOTEBOOKS.glob("*.ipynb")}
 
 
 def test_hidden_cells_are_left_out(tmp_path: Path) -> None:
