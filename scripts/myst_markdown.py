@@ -91,7 +91,8 @@ def strip_solutions(cells: list[NotebookNode], keep_code: bool) -> list[Notebook
             if inside or SOLUTION_TAG in cell.metadata.get("tags", []):
                 if keep_code:
                     hidden = copy.deepcopy(cell)
-                    hidden.metadata["tags"] = [*hidden.metadata.get("tags", []), "remove-cell"]
+                    tags = hidden.metadata.get("tags", [])
+                    hidden.metadata["tags"] = tags if "remove-cell" in tags else [*tags, "remove-cell"]
                     kept.append(hidden)
                 continue
             kept.append(cell)

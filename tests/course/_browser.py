@@ -36,6 +36,8 @@ DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 AXE_CORE_VERSION = "4.14.1"
 NPM_FOLDER = ROOT / "_build" / "npm"
+#: The folder of the built book where ``slides/slide_decks.py`` puts the decks and their PDFs.
+SLIDES_FOLDER = "slides"
 PAGE_TIMEOUT_MS = 60_000
 QUIET_NETWORK_SECONDS = 0.5
 CRAWL_TIMEOUT_SECONDS = 1800
@@ -173,6 +175,13 @@ def serve(folder: Path) -> tuple[str, Callable[[], None]]:
     return f"http://127.0.0.1:{port.group(1)}/", stop
 
 
+def is_slides(path: Path) -> bool:
+    """Whether ``path`` (relative to the book's folder) is in the slide decks' folder: the decks are reveal.js
+    pages with a layout of their own, checked by ``test_slides_layout``; the crawl only checks that links to them
+    resolve."""
+    return path.parts[:1] == (SLIDES_FOLDER,)
+
+
 def is_local(url: str) -> bool:
     parsed = urlparse(url)
     return parsed.scheme in ("data", "blob", "about") or parsed.hostname == "127.0.0.1"
@@ -276,7 +285,7 @@ def crawl_book(html: Path, base_url: str) -> Crawl:
     inspect it, then run axe-core on it (when axe-core could be installed)."""
     axe_script = ensure_axe_core()
     queue = [base_url + path.relative_to(html).as_posix() for path in sorted(html.rglob("*.html"))
-             if not path.relative_to(html).parts[0].startswith("_")]
+             if not path.relative_to(html).parts[0].startswith("_") and not is_slides(path.relative_to(html))]
     reports: dict[str, PageReport] = {}
     other_statuses: dict[str, int] = {}
     with chromium() as browser:
@@ -284,7 +293,8 @@ def crawl_book(html: Path, base_url: str) -> Crawl:
             url = queue.pop(0)
             if url in reports or url in other_statuses:
                 continue
-            if not urlparse(url).path.endswith(".html"):
+            if not urlparse(url).path.endswith(".html") or is_slides(Path(urlparse(url).path).relative_to(
+                    urlparse(base_url).path)):
                 other_statuses[url] = http_status(url)
                 continue
             reports[url] = report = inspect_page(browser, url, axe_script)

@@ -119,6 +119,15 @@ def test_solutions_are_hidden_but_still_run_for_the_student_book() -> None:
     assert "42" not in "\n".join(cell.source for cell in cells if cell.cell_type == "markdown")
 
 
+def test_a_solution_cell_already_hidden_keeps_valid_tags() -> None:
+    """A tag listed twice makes the notebook invalid (nbformat refuses to read it, and so the decks' build)."""
+    hidden = new_code_cell("answer = 42", metadata={"tags": ["solution", "remove-cell"]})
+    [cell] = myst.strip_solutions([hidden], keep_code=True)
+    assert cell.metadata["tags"] == ["solution", "remove-cell"]
+    notebook = nbformat.v4.new_notebook(cells=[cell])
+    nbformat.validate(notebook)
+
+
 # Cutting a notebook into slides -----------------------------------------------------------------------------
 
 def tagged_cells() -> list:
@@ -327,7 +336,8 @@ def test_the_book_extension_makes_the_decks_inside_the_html_book(decks: dict[str
 
     shutil.copytree(SLIDES / "node_modules", tmp_path / "slides" / "node_modules")
     monkeypatch.setattr(make_slides, "CHROMIUM", str(tmp_path / "no-chromium"))
-    app = SimpleNamespace(outdir=str(tmp_path), builder=SimpleNamespace(format="html"), tags=set())
+    app = SimpleNamespace(outdir=str(tmp_path), srcdir=str(ROOT), builder=SimpleNamespace(format="html"),
+                          tags=set())
     slide_decks.set_tag(app, None)
     slide_decks.build_decks(app, None)
     assert app.tags == {"slide_decks"}, "the tag that shows the instructors page's links"
