@@ -28,6 +28,7 @@ from pathlib import Path
 from urllib.parse import urldefrag, urlparse
 
 from ._book import ROOT
+from ._layout import LAYOUT_JS, PHONE_DEVICE, layout_arguments
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -100,6 +101,7 @@ class PageReport:
     external_requests: list[str] = field(default_factory=list)
     inspection: dict = field(default_factory=dict)
     axe_violations: list[dict] = field(default_factory=list)
+    layout: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -135,13 +137,16 @@ def ensure_chromium() -> None:
 
 
 @contextmanager
-def chromium() -> Iterator[object]:
-    """A headless Chromium (Playwright's ``Browser``), for use in the thread that opened it."""
+def chromium(show_scrollbars: bool = False) -> Iterator[object]:
+    """A headless Chromium (Playwright's ``Browser``), for use in the thread that opened it; with
+    ``show_scrollbars``, scrollbars are drawn as in a desktop or phone browser (headless hides them)."""
     ensure_chromium()
     from playwright.sync_api import sync_playwright
 
+    ignored_defaults = ["--hide-scrollbars"] if show_scrollbars else []
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True,
+                                             ignore_default_args=ignored_defaults)
         yield browser
         browser.close()
 
@@ -187,9 +192,10 @@ def is_local(url: str) -> bool:
     return parsed.scheme in ("data", "blob", "about") or parsed.hostname == "127.0.0.1"
 
 
-def open_page(browser, url: str, viewport: dict, report: PageReport | None = None):
-    """A new page in its own context, with every non-local request blocked (and recorded in ``report``)."""
-    context = browser.new_context(viewport=viewport)
+def open_page(browser, url: str, viewport: dict, report: PageReport | None = None, **device: object):
+    """A new page in its own context (``device``: Playwright's other context options), with every non-local
+    request blocked (and recorded in ``report``)."""
+    context = browser.new_context(viewport=viewport, **device)
     context.set_default_timeout(PAGE_TIMEOUT_MS)
 
     def route(route_request) -> None:
@@ -266,17 +272,22 @@ def page_url(url: str) -> str:
 
 
 def inspect_page(browser, url: str, axe_script: Path | None) -> PageReport:
-    """Open ``url`` and record what the checks read, then axe-core's violations (with ``axe_script``)."""
+    """Open ``url`` and record what the checks read, the layout at desktop width, then axe-core's violations
+    (with ``axe_script``); open it again as a phone and record the layout there (see ``_layout``)."""
     report = PageReport(url)
     try:
         page = open_page(browser, url, DESKTOP, report)
         report.inspection = page.evaluate(INSPECT_PAGE_JS)
+        report.layout["desktop"] = page.evaluate(LAYOUT_JS, layout_arguments())
         if axe_script is not None:
             page.add_script_tag(path=str(axe_script))
             report.axe_violations = page.evaluate(AXE_JS)
+        page.context.close()
+        phone = open_page(browser, url, PHONE, None, **PHONE_DEVICE)
+        report.layout["phone"] = phone.evaluate(LAYOUT_JS, layout_arguments())
+        phone.context.close()
     except Exception as error:
         raise RuntimeError(f"{url} could not be inspected: {error}\n{report}") from error
-    page.context.close()
     return report
 
 
@@ -288,7 +299,7 @@ def crawl_book(html: Path, base_url: str) -> Crawl:
              if not path.relative_to(html).parts[0].startswith("_") and not is_slides(path.relative_to(html))]
     reports: dict[str, PageReport] = {}
     other_statuses: dict[str, int] = {}
-    with chromium() as browser:
+    with chromium(show_scrollbars=True) as browser:
         while queue:
             url = queue.pop(0)
             if url in reports or url in other_statuses:
