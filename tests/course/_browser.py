@@ -28,7 +28,7 @@ from pathlib import Path
 from urllib.parse import urldefrag, urlparse
 
 from ._book import ROOT
-from ._layout import LAYOUT_JS, PHONE_DEVICE, layout_arguments
+from ._layout import LAYOUT_JS, PHONE_DEVICE, SCREENSHOTS, WIDE_DESKTOP, layout_arguments
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -39,6 +39,8 @@ AXE_CORE_VERSION = "4.14.1"
 NPM_FOLDER = ROOT / "_build" / "npm"
 #: The folder of the built book where ``slides/slide_decks.py`` puts the decks and their PDFs.
 SLIDES_FOLDER = "slides"
+#: The folder of the built book that holds the chapters (photographed whole by the crawl).
+CHAPTERS_FOLDER = "notebooks"
 PAGE_TIMEOUT_MS = 60_000
 QUIET_NETWORK_SECONDS = 0.5
 CRAWL_TIMEOUT_SECONDS = 1800
@@ -271,21 +273,26 @@ def page_url(url: str) -> str:
     return address + "index.html" if address.endswith("/") else address
 
 
-def inspect_page(browser, url: str, axe_script: Path | None) -> PageReport:
-    """Open ``url`` and record what the checks read, the layout at desktop width, then axe-core's violations
-    (with ``axe_script``); open it again as a phone and record the layout there (see ``_layout``)."""
+def inspect_page(browser, url: str, axe_script: Path | None, screenshot_name: str | None = None) -> PageReport:
+    """Open ``url`` and record what the checks read, the layout at 1280 px, then axe-core's violations (with
+    ``axe_script``); open it again at 1366 px and as a phone and record the layout there (see ``_layout``). With
+    ``screenshot_name``, the page is photographed whole at 1366 px and as a phone into ``SCREENSHOTS``."""
     report = PageReport(url)
     try:
         page = open_page(browser, url, DESKTOP, report)
         report.inspection = page.evaluate(INSPECT_PAGE_JS)
-        report.layout["desktop"] = page.evaluate(LAYOUT_JS, layout_arguments())
+        report.layout["laptop"] = page.evaluate(LAYOUT_JS, layout_arguments())
         if axe_script is not None:
             page.add_script_tag(path=str(axe_script))
             report.axe_violations = page.evaluate(AXE_JS)
         page.context.close()
-        phone = open_page(browser, url, PHONE, None, **PHONE_DEVICE)
-        report.layout["phone"] = phone.evaluate(LAYOUT_JS, layout_arguments())
-        phone.context.close()
+        for size, viewport, device in (("desktop", WIDE_DESKTOP, {}), ("phone", PHONE, PHONE_DEVICE)):
+            page = open_page(browser, url, viewport, None, **device)
+            report.layout[size] = page.evaluate(LAYOUT_JS, layout_arguments())
+            if screenshot_name is not None:
+                SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(SCREENSHOTS / f"{screenshot_name}-{size}.png"), full_page=True)
+            page.context.close()
     except Exception as error:
         raise RuntimeError(f"{url} could not be inspected: {error}\n{report}") from error
     return report
@@ -308,7 +315,9 @@ def crawl_book(html: Path, base_url: str) -> Crawl:
                     urlparse(base_url).path)):
                 other_statuses[url] = http_status(url)
                 continue
-            reports[url] = report = inspect_page(browser, url, axe_script)
+            path = Path(urlparse(url).path).relative_to(urlparse(base_url).path)
+            chapter = path.stem if path.parts[:1] == (CHAPTERS_FOLDER,) else None
+            reports[url] = report = inspect_page(browser, url, axe_script, chapter)
             queue += [page_url(link) for link in report.inspection["links"] if link.startswith(base_url)]
     return Crawl(reports, other_statuses, axe_checked=axe_script is not None)
 

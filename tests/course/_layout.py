@@ -13,15 +13,24 @@
 - ``page_width``: how wide the page is, against ``viewport`` (wider means the whole page scrolls sideways).
 
 The phone is opened as a phone (``is_mobile``, touch), so that Chromium draws scrollbars as a phone does.
-The crawl behind ``test_browser`` records this for every page at both sizes; ``test_page_layout`` checks it.
+The crawl behind ``test_browser`` records this for every page at every size in ``SIZES`` and photographs every
+chapter at desktop and phone size; ``test_page_layout`` checks both.
 """
 
 from __future__ import annotations
 
 from mlmtools.plotting.course_style import COURSE_RCPARAMS, FIGURE_DPI
 
+from ._book import ROOT
+
 #: How the phone is emulated besides its viewport: a touch screen with a phone's overlay scrollbars.
-PHONE_DEVICE = {"is_mobile": True, "has_touch": True, "device_scale_factor": 3}
+PHONE_DEVICE = {"is_mobile": True, "has_touch": True}
+#: The sizes each page is measured at: the issue's desktop (1366x900), the crawl's own desktop (1280x800, a
+#: narrower column) and a phone (390x844).
+WIDE_DESKTOP = {"width": 1366, "height": 900}
+SIZES = ("desktop", "laptop", "phone")
+#: Where the crawl stores a full-page screenshot of every chapter at desktop and phone size.
+SCREENSHOTS = ROOT / "_build" / "screenshots" / "pages"
 #: The smallest text a figure should show on screen, in CSS pixels.
 MIN_TEXT_PX = 9
 #: The course's smallest regular figure text, in image pixels (points at the figures' resolution).

@@ -1,6 +1,7 @@
-"""Every page of the book reads well on a phone (390 px, as a phone) and on a desktop (1280 px): nothing cut off,
-every sideways-scrolling box shows that it scrolls, equation numbers clear of their equations, figure text at
-least 9 px high, no page wider than the screen (issue 13.4).
+"""Every page of the book reads well on a phone (390x844, as a phone) and on a desktop (1366x900 and 1280x800):
+nothing cut off, every sideways-scrolling box shows that it scrolls, equation numbers clear of their equations,
+figure text at least 9 px high, no page wider than the screen; every chapter photographed at desktop and phone
+size into ``_build/screenshots/pages`` (issue 13.4).
 
 The crawl behind ``test_browser`` measures each page with ``_layout.LAYOUT_JS``; these tests read its report.
 The first test runs the same measurement on a small page built to break every rule, so that each check is
@@ -17,10 +18,11 @@ import pytest
 from PIL import Image
 
 from ._browser import PHONE, BrowserUnavailable, Crawl, chromium
-from ._layout import LAYOUT_JS, PHONE_DEVICE, layout_arguments
+from ._layout import LAYOUT_JS, PHONE_DEVICE, SCREENSHOTS, SIZES, WIDE_DESKTOP, layout_arguments
 
-SIZES = ("desktop", "phone")
 FINDINGS = ("cut", "silent_scroll", "number_overlaps", "small_figure_text")
+#: The widest a desktop scrollbar is drawn (Chromium's classic one is 15 px).
+SCROLLBAR_PX = 20
 
 #: A page that breaks each rule once: a printout clipped by its box, one that scrolls with no cue, an equation
 #: number drawn over its equation, a 1000 px figure squeezed to 200 px, and a line wider than the screen.
@@ -95,3 +97,18 @@ def test_no_page_is_wider_than_the_screen(crawl: Crawl, size: str) -> None:
             for url, report in crawl.pages.items()
             if report.layout[size]["page_width"] > report.layout[size]["viewport"] + 1}
     assert not wide, f"pages that scroll sideways at {size} width: {wide}"
+
+
+def test_every_chapter_is_photographed_at_desktop_and_phone_size(crawl: Crawl, book_url: str) -> None:
+    chapters = sorted(url.removeprefix(f"{book_url}notebooks/").removesuffix(".html") for url in crawl.pages
+                      if url.startswith(f"{book_url}notebooks/"))
+    assert len(chapters) >= 7
+    for chapter in chapters:
+        for size in ("desktop", "phone"):
+            photo = SCREENSHOTS / f"{chapter}-{size}.png"
+            assert photo.is_file() and photo.stat().st_size > 50_000, f"{photo} is missing or blank"
+            with Image.open(photo) as image:
+                width = image.width
+            screen = PHONE["width"] if size == "phone" else WIDE_DESKTOP["width"]
+            # as wide as the screen, less the desktop's vertical scrollbar (a phone draws it over the page)
+            assert screen - SCROLLBAR_PX <= width <= screen, f"{photo.name} is {width} px wide"
