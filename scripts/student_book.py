@@ -64,6 +64,7 @@ def build(root: Path = ROOT, output: Path = DEFAULT_OUTPUT, cache: Path | None =
 
     The notebooks are executed afresh, or, with ``cache``, their outputs come from that jupyter-cache.
     """
+    output = output.resolve()  # the build runs in the source copy, so a relative path would point elsewhere
     source = prepare_source(root, output / "source", cache)
     jupyter_book = Path(sys.executable).parent / "jupyter-book"
     result = subprocess.run([str(jupyter_book), "build", str(source), "--path-output", str(source),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import sys
 from functools import cache
 from pathlib import Path
@@ -29,6 +30,7 @@ from .test_learner_notebooks import notebook_text, solution_parts, solution_snip
 
 sys.path.insert(0, str(ROOT / "scripts"))
 import learner_notebooks as learner
+import student_book
 from myst_markdown import glue_outputs, glue_text
 
 
@@ -185,3 +187,23 @@ def test_student_search_index_holds_no_solution_word(book_html: Path, student_ht
     assert only_in_solutions & indexed_terms(book_html, chapter), "no solution word in the full index: blind check"
     leaked = only_in_solutions & indexed_terms(student_html, chapter)
     assert not leaked, f"the student edition's search index holds solution words of {chapter}: {sorted(leaked)}"
+
+
+def test_make_book_student_works_with_a_relative_output_folder(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """``make book-student`` passes ``--output _build/student``; the build runs inside the source copy, so the
+    paths it is given must not be relative to the folder make was started in."""
+    commands = []
+
+    def record(command: list[str], cwd: Path) -> subprocess.CompletedProcess:
+        commands.append((command, Path(cwd)))
+        return subprocess.CompletedProcess(command, 1)
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(student_book.subprocess, "run", record)
+    with pytest.raises(RuntimeError, match="failed to build"):
+        student_book.build(ROOT, Path("student"))
+    [(command, cwd)] = commands
+    source = Path(command[2])
+    assert source.is_absolute() and (source / "_config.yml").is_file()
+    assert Path(command[command.index("--path-output") + 1]) == source == cwd == tmp_path / "student" / "source"
