@@ -311,11 +311,10 @@ def crawl_book(html: Path, base_url: str) -> Crawl:
             url = queue.pop(0)
             if url in reports or url in other_statuses:
                 continue
-            if not urlparse(url).path.endswith(".html") or is_slides(Path(urlparse(url).path).relative_to(
-                    urlparse(base_url).path)):
+            path = Path(urlparse(url).path).relative_to(urlparse(base_url).path)
+            if path.suffix != ".html" or is_slides(path):
                 other_statuses[url] = http_status(url)
                 continue
-            path = Path(urlparse(url).path).relative_to(urlparse(base_url).path)
             chapter = path.stem if path.parts[:1] == (CHAPTERS_FOLDER,) else None
             reports[url] = report = inspect_page(browser, url, axe_script, chapter)
             queue += [page_url(link) for link in report.inspection["links"] if link.startswith(base_url)]

@@ -77,7 +77,7 @@ def layout_problems(crawl: Crawl, size: str, finding: str) -> dict[str, list[str
             if report.layout[size][finding]}
 
 
-def test_every_page_was_measured_at_both_sizes(crawl: Crawl) -> None:
+def test_every_page_was_measured_at_every_size(crawl: Crawl) -> None:
     assert crawl.pages
     unmeasured = [url for url, report in crawl.pages.items() if set(report.layout) != set(SIZES)]
     assert not unmeasured
